@@ -1,0 +1,34 @@
+# `make run` serves the line on http://127.0.0.1:5000 ; `make test` runs every test.
+# Both create the virtualenv .venv from requirements.txt the first time.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: run test check serve clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# Local development: signatures are only skipped when no TWILIO_AUTH_TOKEN is set, and then the
+# app answers 127.0.0.1 only.
+run: $(BIN)/.installed
+	@if [ -z "$$TWILIO_AUTH_TOKEN" ]; then \
+	  echo "No TWILIO_AUTH_TOKEN: serving WITHOUT signature checks, on 127.0.0.1 only."; \
+	  export IVR_ALLOW_UNSIGNED=1; fi; \
+	$(BIN)/flask --app ivr run --host 127.0.0.1 --port $(PORT)
+
+# As in production (Procfile): gunicorn, signatures on. Needs TWILIO_AUTH_TOKEN.
+serve: $(BIN)/.installed
+	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py 'ivr:create_app()'
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+check: $(BIN)/.installed
+	$(BIN)/python -m ivr check
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,106 @@
+"""A free phone line for people facing cyberharassment and domestic violence in Belgium.
+
+`create_app()` is the Twilio webhook app (see README.md). The flow of data, one module each:
+menus.yaml -> `load` (checked) -> `model` (immutable) -> `flow` + `speech` (what is said)
+-> `twiml` -> `web` (HTTP).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .load import MenuError, load
+from .numbers import to_e164
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+class ConfigError(RuntimeError):
+    """The app cannot start with this configuration; the message says what to set."""
+
+
+class LineHolder:
+    """The loaded line of this worker; everything else reads it through here."""
+
+    def __init__(self, line):
+        self.line = line
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        TWILIO_AUTH_TOKEN=os.environ.get("TWILIO_AUTH_TOKEN", ""),
+        ALLOW_UNSIGNED=os.environ.get("IVR_ALLOW_UNSIGNED", "") == "1",
+        MENUS=os.environ.get("IVR_MENUS", str(ROOT / "menus.yaml")),
+        PROMPTS=os.environ.get("IVR_PROMPTS", str(ROOT / "prompts")),
+        TRANSFER_CALLER_ID=os.environ.get("IVR_TRANSFER_CALLER_ID", ""),
+        LANGUAGE_BY_NUMBER=os.environ.get("IVR_LANGUAGE_BY_NUMBER", ""),
+        TRUSTED_PROXIES=os.environ.get("IVR_TRUSTED_PROXIES", "1"),
+        # Twilio's webhook bodies are under 2 KB; anything far larger is not Twilio.
+        MAX_CONTENT_LENGTH=32 * 1024,
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+    _check_config(app)
+
+    try:
+        line = load(app.config["MENUS"], app.config["PROMPTS"])
+    except MenuError as e:
+        raise ConfigError(str(e)) from None
+    for number, code in app.config["LANGUAGE_BY_NUMBER"].items():
+        if line.language(code) is None:
+            raise ConfigError(f"IVR_LANGUAGE_BY_NUMBER maps a number to '{code}', which menus.yaml does not offer")
+    app.extensions["ivr"] = LineHolder(line)
+
+    from . import web
+    app.register_blueprint(web.bp)
+    from . import commands
+    commands.register(app)
+
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies and not app.config["ALLOW_UNSIGNED"]:
+        # Behind a TLS-terminating proxy Twilio signs the public https:// URL; rebuild it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+    return app
+
+
+def _check_config(app: Flask) -> None:
+    config = app.config
+    if config["ALLOW_UNSIGNED"]:
+        log.warning("IVR_ALLOW_UNSIGNED=1: Twilio signatures are NOT checked; local development only, "
+                    "and only requests from 127.0.0.1 are answered")
+    elif not config["TWILIO_AUTH_TOKEN"]:
+        raise ConfigError("TWILIO_AUTH_TOKEN is not set: the line refuses to start without it, since it "
+                          "could not tell Twilio's requests from forged ones. For local development only, "
+                          "set IVR_ALLOW_UNSIGNED=1 (or use `make run`).")
+    caller_id = config["TRANSFER_CALLER_ID"]
+    if caller_id:
+        e164 = to_e164(caller_id)
+        if e164 is None:
+            raise ConfigError(f"IVR_TRANSFER_CALLER_ID={caller_id!r} is not a valid phone number (use +32...)")
+        config["TRANSFER_CALLER_ID"] = e164
+    config["LANGUAGE_BY_NUMBER"] = _language_by_number(config["LANGUAGE_BY_NUMBER"])
+    try:
+        if int(config["TRUSTED_PROXIES"]) < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError("IVR_TRUSTED_PROXIES should be 0 (no proxy) or the number of proxies in front") from None
+
+
+def _language_by_number(value) -> dict[str, str]:
+    """IVR_LANGUAGE_BY_NUMBER="+3280012345=fr,+3280012346=nl": a line number that skips the choice."""
+    if isinstance(value, dict):
+        return value
+    mapping = {}
+    for item in filter(None, (part.strip() for part in str(value).split(","))):
+        number, _, code = item.partition("=")
+        e164 = to_e164(number.strip())
+        if e164 is None or not code.strip():
+            raise ConfigError(f"IVR_LANGUAGE_BY_NUMBER: '{item}' should look like +3280012345=fr")
+        mapping[e164] = code.strip()
+    return mapping

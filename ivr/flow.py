@@ -1,0 +1,212 @@
+"""The call flow: from where a caller is and what they pressed, to what happens next.
+
+Pure functions over the model. The caller's state is a `Step` (language, path of keys from the
+main menu, how many silences so far, the helpline being dialled); `ivr.web` turns each Step into
+the URL Twilio calls back, so the state lives in the call itself and never in a worker.
+A reply is a short list of actions that `ivr.twiml` renders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import speech
+from .model import Language, Line, Menu, Page
+from .numbers import spoken
+from .speech import Said
+
+# Twilio's DialCallStatus values after a <Dial> ends.
+CONNECTED = {"completed", "answered"}
+FAILURES = {"busy": "transfer_busy", "no-answer": "transfer_no_answer", "failed": "transfer_failed", "canceled": "transfer_failed"}
+
+MAX_DEPTH = 8  # longest key path accepted from a URL; the shipped menus are 2 deep
+
+
+@dataclass(frozen=True)
+class Step:
+    """A place in the call that Twilio can be sent to."""
+    action: str  # "language", "language_key", "node", "key", "dialed"
+    language: str | None = None
+    at: tuple[str, ...] = ()
+    silences: int = 0
+    helpline: str | None = None
+    fresh: bool = False  # "node" only: the caller just chose this language, say the safety message
+    after_error: bool = False  # sent here by technical_problem: a second failure ends the call
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Say these (interruptible by a key), then wait for one key."""
+    said: tuple[Said, ...]
+    on_key: Step
+    on_silence: Step
+
+
+@dataclass(frozen=True)
+class Transfer:
+    number: str  # E.164
+    show_caller_number: bool
+    ring_seconds: int
+    then: Step  # where Twilio posts the outcome
+
+
+@dataclass(frozen=True)
+class HangUp:
+    pass
+
+
+@dataclass(frozen=True)
+class Reply:
+    said: tuple[Said, ...] = ()  # said first, not interruptible
+    next: Ask | Transfer | HangUp | Step = field(default_factory=HangUp)  # a Step means <Redirect>
+
+
+def incoming(line: Line, language_code: str | None = None) -> Reply:
+    """A new call. A number mapped to one language skips the choice."""
+    language = line.language(language_code)
+    if language is not None:
+        return start(line, language)
+    return language_choice(line, 0)
+
+
+def language_choice(line: Line, silences: int) -> Reply:
+    if silences > 1:  # asked twice already: go on in the default language rather than hang up
+        return start(line, line.language(line.default_language))
+    return Reply(next=Ask(
+        speech.language_choice(line),
+        on_key=Step("language_key", silences=silences),
+        on_silence=Step("language", silences=silences + 1),
+    ))
+
+
+def language_key(line: Line, digits: str, silences: int) -> Reply:
+    if not digits:
+        return language_choice(line, silences + 1)
+    if digits == line.keys.quick_exit:
+        return quick_exit(line.language(line.default_language))
+    language = line.language_by_key(digits)
+    if language is not None:
+        return start(line, language)
+    sorry = tuple(speech.sentence(lang, "not_an_option") for lang in line.languages)
+    return _prefixed(sorry, language_choice(line, silences))
+
+
+def start(line: Line, language: Language) -> Reply:
+    """Right after the language is known: safety first, then the main menu."""
+    return node(line, language, (), 0, fresh=True)
+
+
+def node(line: Line, language: Language, at: tuple[str, ...], silences: int, fresh: bool = False) -> Reply:
+    where = language.node(at)
+    if where is None:
+        return menu_changed(line, language)
+    if silences > line.silences_before_goodbye:
+        return Reply(
+            said=(speech.sentence(language, "silence_goodbye", emergency=spoken(line.emergency_number)),),
+            next=HangUp(),
+        )
+    said = speech.safety(line, language) if fresh else ()
+    if isinstance(where, Menu):
+        said += speech.menu(language, where)
+    else:
+        said += speech.page(line, language, where)
+    return Reply(next=Ask(
+        said,
+        on_key=Step("key", language.code, at, silences),
+        on_silence=Step("node", language.code, at, silences + 1),
+    ))
+
+
+def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digits: str) -> Reply:
+    """The caller pressed `digits` (already checked to be one keypad key, or empty for silence)."""
+    where = language.node(at)
+    if where is None:
+        return menu_changed(line, language)
+    keys = line.keys
+    if not digits:
+        return node(line, language, at, silences + 1)
+    if digits == keys.quick_exit:
+        return quick_exit(language)
+    if digits == keys.repeat:
+        return node(line, language, at, 0)
+    if digits == keys.back:
+        return node(line, language, at[:-1], 0)
+    if digits == keys.main_menu:
+        return node(line, language, (), 0)
+    if digits == keys.change_language:
+        others = [lang for lang in line.languages if lang.code != language.code]
+        if len(others) == 1:
+            return start(line, others[0])
+        return language_choice(line, 0)
+    if isinstance(where, Menu):
+        if where.option(digits) is not None:
+            return node(line, language, at + (digits,), 0)
+    else:
+        for transfer_key, helpline in where.transfers():
+            if transfer_key == digits:
+                return Reply(
+                    said=(speech.sentence(language, "transferring", name=helpline.name),),
+                    next=Transfer(
+                        helpline.transfer, helpline.show_caller_number, line.ring_seconds,
+                        then=Step("dialed", language.code, at, helpline=helpline.id),
+                    ),
+                )
+    return _prefixed((speech.sentence(language, "not_an_option"),), node(line, language, at, silences))
+
+
+def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str | None, status: str) -> Reply:
+    """Twilio tells how a transfer ended. Whatever happened, the caller is never left alone."""
+    where = language.node(at)
+    helpline = None
+    if isinstance(where, Page):
+        helpline = next((h for h in where.helplines if h.id == helpline_id), None)
+    if helpline is None:
+        return menu_changed(line, language)
+    if status in CONNECTED:
+        said = (speech.sentence(language, "transfer_ended", name=helpline.name),)
+        return _prefixed(said, node(line, language, (), 0))
+    said = [speech.sentence(language, FAILURES.get(status, "transfer_failed"), name=helpline.name)]
+    yourself = speech.dial_yourself(language, helpline)
+    if yourself:
+        said.append(yourself)
+    retry = next(k for k, h in where.transfers() if h.id == helpline.id)
+    said.append(speech.sentence(
+        language, "after_transfer",
+        key=speech.key_name(language, retry),
+        main_menu=speech.key_name(language, line.keys.main_menu),
+    ))
+    return Reply(next=Ask(
+        tuple(said),
+        on_key=Step("key", language.code, at, 0),
+        on_silence=Step("node", language.code, at, 1),
+    ))
+
+
+def quick_exit(language: Language) -> Reply:
+    return Reply(said=(speech.sentence(language, "quick_exit_message"),), next=HangUp())
+
+
+def menu_changed(line: Line, language: Language) -> Reply:
+    """The caller's place no longer exists (an old URL, a menu edited mid-call): main menu."""
+    return _prefixed((speech.sentence(language, "menu_changed"),), node(line, language, (), 0))
+
+
+def technical_problem(line: Line, language: Language | None, again: bool) -> Reply:
+    """What a caller hears instead of Twilio's "application error" when something broke.
+
+    The first time, the caller goes back to the main menu; if the main menu itself fails
+    (`again`), the call ends after the emergency number rather than looping on an error.
+    """
+    language = language or line.language(line.default_language)
+    if again:
+        said = (speech.sentence(language, "silence_goodbye", emergency=spoken(line.emergency_number)),)
+        return Reply(said=said, next=HangUp())
+    sorry = speech.sentence(language, "technical_problem", emergency=spoken(line.emergency_number))
+    return Reply(said=(sorry,), next=Step("node", language.code, (), 0, after_error=True))
+
+
+def _prefixed(said: tuple[Said, ...], reply: Reply) -> Reply:
+    """Put a short sentence before a reply; inside its Ask so a key can cut it short."""
+    if isinstance(reply.next, Ask) and not reply.said:
+        ask = reply.next
+        return Reply(next=Ask(said + ask.said, ask.on_key, ask.on_silence))
+    return Reply(said=said + reply.said, next=reply.next)

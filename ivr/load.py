@@ -1,0 +1,371 @@
+"""Load menus.yaml and prompts/<language>.yaml into the immutable model, or refuse them.
+
+Every problem found is reported at once, each with its file, line and column, so that an
+operator can fix a file in one go (the way RapidPro inspects a flow before running it). Loading
+never half-succeeds: either a whole checked `Line` comes back, or `MenuError` with the list.
+"""
+from __future__ import annotations
+
+import datetime
+import difflib
+import hashlib
+import string
+from pathlib import Path
+from types import MappingProxyType
+
+from . import numbers
+from .model import PROMPTS, Helpline, Keys, Language, Line, Menu, Option
+from .yamlfile import Located, Place, Problem, YamlFileError, read
+
+# What an operator may write, and what each part means to the loader.
+TOP_FIELDS = {"languages", "default_language", "keys", "emergency_number", "police_number", "timing"}
+KEY_FIELDS = {"repeat", "back", "main_menu", "change_language", "quick_exit"}
+TIMING_FIELDS = {"listen_seconds", "silences_before_goodbye", "ring_seconds"}
+LANGUAGE_FIELDS = {"main_menu", "menus", "helplines"}
+MENU_FIELDS = {"intro", "options"}
+OPTION_FIELDS = {"key", "say", "menu", "helpline", "helplines"}
+HELPLINE_FIELDS = {
+    "name", "about", "hours", "free", "anonymous", "number", "transfer", "how_to_reach",
+    "show_caller_number", "source", "checked",
+}
+PROMPT_FILE_FIELDS = {"voice", "language"} | set(PROMPTS)
+KEYPAD = set("0123456789*#")
+DEFAULT_TIMING = {"listen_seconds": 6, "silences_before_goodbye": 2, "ring_seconds": 25}
+
+
+class MenuError(Exception):
+    """The files cannot run the line. `problems` lists every error and warning found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} problem(s) in the menu files:\n" + "\n".join(map(str, errors)))
+
+
+class _Checker:
+    def __init__(self):
+        self.problems: list[Problem] = []
+
+    def error(self, place: Place, message: str):
+        self.problems.append(Problem(place, message, "error"))
+
+    def warning(self, place: Place, message: str):
+        self.problems.append(Problem(place, message, "warning"))
+
+    @property
+    def failed(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+    def fields(self, doc: Located, path: tuple, value, allowed: set, what: str) -> dict:
+        """`value` as a mapping, with unknown names reported (and the closest known one offered)."""
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.error(doc.place(*path), f"{what} should be a set of 'name: value' lines")
+            return {}
+        for name in value:
+            if str(name) not in allowed:
+                close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; known names: {', '.join(sorted(allowed))}"
+                self.error(doc.place(*path, name), f"unknown name '{name}' in {what}{hint}")
+        return value
+
+    def text(self, doc: Located, path: tuple, value, what: str, required: bool = True) -> str | None:
+        if value is None:
+            if required:
+                self.error(doc.place(*path), f"{what} is missing")
+            return None
+        if isinstance(value, (dict, list, bool)) or str(value).strip() == "":
+            self.error(doc.place(*path), f"{what} should be a sentence of text, not empty")
+            return None
+        return " ".join(str(value).split())
+
+    def flag(self, doc: Located, path: tuple, value, what: str) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.error(doc.place(*path), f"{what} should be yes or no")
+            return False
+        return value
+
+
+def load(menus_path: str | Path, prompts_dir: str | Path | None = None) -> Line:
+    """The checked line, or MenuError listing every problem with its place."""
+    line, problems = inspect(menus_path, prompts_dir)
+    if line is None:
+        raise MenuError(problems)
+    return line
+
+
+def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None) -> tuple[Line | None, list[Problem]]:
+    """Every problem in the files (errors and warnings), and the line if there is no error."""
+    menus_path = Path(menus_path)
+    prompts_dir = Path(prompts_dir) if prompts_dir else menus_path.parent / "prompts"
+    check = _Checker()
+    digest = hashlib.sha256()
+    try:
+        doc = read(menus_path)
+    except YamlFileError as e:
+        return None, [e.problem]
+    digest.update(menus_path.read_bytes())
+    top = check.fields(doc, (), doc.data, TOP_FIELDS | _language_codes(doc.data), "menus.yaml")
+
+    codes = top.get("languages")
+    if not isinstance(codes, list) or not codes or not all(isinstance(c, str) and c for c in codes):
+        check.error(doc.place("languages"), "languages should list the language codes offered, e.g. [fr, nl]")
+        codes = []
+    if len(set(codes)) != len(codes):
+        check.error(doc.place("languages"), "a language is listed twice in languages")
+    if len(codes) > 9:
+        check.error(doc.place("languages"), "at most 9 languages fit on the keypad")
+    default = top.get("default_language")
+    if codes and default not in codes:
+        check.error(doc.place("default_language"), f"default_language should be one of {', '.join(codes)}")
+
+    keys = _keys(check, doc, top.get("keys"))
+    timing = _timing(check, doc, top.get("timing"))
+    emergency = _fixed_number(check, doc, top, "emergency_number", "112")
+    police = _fixed_number(check, doc, top, "police_number", "101")
+    language_keys = {str(i): code for i, code in enumerate(codes, start=1)}
+    for lkey, code in language_keys.items():
+        if lkey in keys.all().values():
+            check.error(doc.place("languages"), f"language {code} is chosen with key {lkey}, which is also a fixed key in keys")
+
+    languages = []
+    for lkey, code in language_keys.items():
+        prompts = _prompts(check, prompts_dir / f"{code}.yaml", digest)
+        if code not in top:
+            check.error(doc.place("languages"), f"language '{code}' is offered but menus.yaml has no '{code}:' section with its menus")
+            continue
+        menus, helplines, main = _tree(check, doc, code, top[code], keys)
+        if prompts is None:
+            continue
+        voice, speech_language, texts = prompts
+        languages.append(Language(code, lkey, voice, speech_language, texts, main, menus, helplines))
+
+    if check.failed:
+        return None, check.problems
+    return Line(
+        languages=tuple(languages),
+        default_language=default,
+        keys=keys,
+        emergency_number=emergency,
+        police_number=police,
+        listen_seconds=timing["listen_seconds"],
+        silences_before_goodbye=timing["silences_before_goodbye"],
+        ring_seconds=timing["ring_seconds"],
+        version=digest.hexdigest()[:12],
+    ), check.problems
+
+
+def _language_codes(data) -> set:
+    if isinstance(data, dict) and isinstance(data.get("languages"), list):
+        return {c for c in data["languages"] if isinstance(c, str)}
+    return set()
+
+
+def _keys(check: _Checker, doc: Located, value) -> Keys:
+    defaults = {"repeat": "*", "back": "9", "main_menu": "0", "change_language": "8", "quick_exit": "#"}
+    given = check.fields(doc, ("keys",), value, KEY_FIELDS, "keys")
+    chosen = {}
+    for name, default in defaults.items():
+        key = str(given.get(name, default))
+        if key not in KEYPAD:
+            check.error(doc.place("keys", name), f"keys: {name} should be one key of the keypad (0-9, * or #), not '{key}'")
+        chosen[name] = key
+    seen: dict[str, str] = {}
+    for name, key in chosen.items():
+        if key in seen:
+            check.error(doc.place("keys", name), f"keys: {name} and {seen[key]} both use key {key}; each needs its own")
+        seen[key] = name
+    return Keys(**chosen)
+
+
+def _timing(check: _Checker, doc: Located, value) -> dict:
+    given = check.fields(doc, ("timing",), value, TIMING_FIELDS, "timing")
+    limits = {"listen_seconds": (3, 20), "silences_before_goodbye": (1, 5), "ring_seconds": (10, 60)}
+    out = dict(DEFAULT_TIMING)
+    for name, (low, high) in limits.items():
+        if name in given:
+            v = given[name]
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                check.error(doc.place("timing", name), f"timing: {name} should be a whole number from {low} to {high}")
+            else:
+                out[name] = v
+    return out
+
+
+def _fixed_number(check: _Checker, doc: Located, top: dict, name: str, default: str):
+    written = str(top.get(name, default))
+    try:
+        number = numbers.parse(written)
+    except numbers.NumberError as e:
+        check.error(doc.place(name), f"{name}: {e}")
+        return numbers.parse(default)
+    if number.kind != numbers.EMERGENCY:
+        check.error(doc.place(name), f"{name}: {written} is not a Belgian emergency number (112, 101, 100)")
+    return number
+
+
+def _prompts(check: _Checker, path: Path, digest) -> tuple[str, str, MappingProxyType] | None:
+    try:
+        doc = read(path)
+    except YamlFileError as e:
+        check.problems.append(e.problem)
+        return None
+    digest.update(path.read_bytes())
+    data = check.fields(doc, (), doc.data, PROMPT_FILE_FIELDS, f"prompts file {path.name}")
+    ok = True
+    voice = check.text(doc, ("voice",), data.get("voice"), "voice (the Twilio voice, e.g. Polly.Isabelle-Neural)")
+    speech_language = check.text(doc, ("language",), data.get("language"), "language (e.g. fr-BE)")
+    texts = {}
+    formatter = string.Formatter()
+    for name, blanks in PROMPTS.items():
+        if name not in data:
+            check.error(doc.place(), f"the sentence '{name}' is missing from {path.name}; every language needs it")
+            ok = False
+            continue
+        text = check.text(doc, (name,), data[name], f"the sentence '{name}'")
+        if text is None:
+            ok = False
+            continue
+        try:
+            used = {field for _, field, _, _ in formatter.parse(text) if field is not None}
+        except ValueError as e:
+            check.error(doc.place(name), f"the sentence '{name}' has a broken {{blank}}: {e}")
+            ok = False
+            continue
+        unknown = used - blanks
+        if unknown:
+            allowed = ", ".join("{" + b + "}" for b in sorted(blanks)) or "none"
+            check.error(doc.place(name), f"the sentence '{name}' uses {', '.join('{' + u + '}' for u in sorted(unknown))}, which it cannot fill; it may use: {allowed}")
+            ok = False
+            continue
+        texts[name] = text
+    if not ok or voice is None or speech_language is None:
+        return None
+    return voice, speech_language, MappingProxyType(texts)
+
+
+def _tree(check: _Checker, doc: Located, code: str, value, keys: Keys):
+    section = check.fields(doc, (code,), value, LANGUAGE_FIELDS, f"the '{code}' section")
+    raw_helplines = check.fields(doc, (code, "helplines"), section.get("helplines"), set(section.get("helplines") or {}), "helplines")
+    helplines = {}
+    for hid, hvalue in raw_helplines.items():
+        helpline = _helpline(check, doc, (code, "helplines", hid), str(hid), hvalue)
+        if helpline:
+            helplines[str(hid)] = helpline
+
+    raw_menus = section.get("menus")
+    if not isinstance(raw_menus, dict) or not raw_menus:
+        check.error(doc.place(code, "menus"), f"the '{code}' section needs menus: with at least the main menu")
+        raw_menus = {}
+    menus = {}
+    for mid, mvalue in raw_menus.items():
+        menus[str(mid)] = _menu(check, doc, (code, "menus", mid), str(mid), mvalue, keys)
+
+    main = section.get("main_menu")
+    if main is None:
+        check.error(doc.place(code), f"the '{code}' section needs main_menu: the menu a caller hears first")
+    elif str(main) not in menus:
+        check.error(doc.place(code, "main_menu"), f"main_menu '{main}' is not one of the menus of '{code}'{_suggest(main, menus)}")
+
+    for mid, menu in menus.items():
+        for i, option in enumerate(menu.options):
+            where = doc.place(code, "menus", mid, "options", i)
+            if option.menu and option.menu not in menus:
+                check.error(where, f"key {option.key} of menu '{mid}' leads to menu '{option.menu}', which does not exist{_suggest(option.menu, menus)}")
+            for hid in option.helplines:
+                if hid not in raw_helplines:
+                    check.error(where, f"key {option.key} of menu '{mid}' reads helpline '{hid}', which does not exist{_suggest(hid, raw_helplines)}")
+    return MappingProxyType(menus), MappingProxyType(helplines), str(main) if main is not None else ""
+
+
+def _suggest(name, known) -> str:
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _menu(check: _Checker, doc: Located, path: tuple, mid: str, value, keys: Keys) -> Menu:
+    data = check.fields(doc, path, value, MENU_FIELDS, f"menu '{mid}'")
+    intro = check.text(doc, path + ("intro",), data.get("intro"), f"the intro of menu '{mid}'", required=False)
+    raw_options = data.get("options")
+    if not isinstance(raw_options, list) or not raw_options:
+        check.error(doc.place(*path), f"menu '{mid}' needs options: a list of choices, each with a key")
+        raw_options = []
+    fixed = {key: name for name, key in keys.all().items()}
+    options, seen = [], set()
+    for i, ovalue in enumerate(raw_options):
+        opath = path + ("options", i)
+        o = check.fields(doc, opath, ovalue, OPTION_FIELDS, f"an option of menu '{mid}'")
+        key = str(o.get("key", "")).strip()
+        if len(key) != 1 or key not in KEYPAD:
+            check.error(doc.place(*opath, "key"), f"each option of menu '{mid}' needs key: one key of the keypad, 1 to 7")
+            continue
+        if key in fixed:
+            check.error(doc.place(*opath, "key"), f"key {key} in menu '{mid}' is the fixed key for {fixed[key].replace('_', ' ')} on every menu; pick another")
+        if key in seen:
+            check.error(doc.place(*opath, "key"), f"key {key} is used twice in menu '{mid}'")
+        seen.add(key)
+        say = check.text(doc, opath + ("say",), o.get("say"), f"say: (what key {key} of menu '{mid}' is for)") or ""
+        targets = [t for t in ("menu", "helpline", "helplines") if t in o]
+        if len(targets) != 1:
+            check.error(doc.place(*opath), f"key {key} of menu '{mid}' needs exactly one of menu:, helpline: or helplines:")
+            continue
+        target = targets[0]
+        if target == "menu":
+            options.append(Option(key, say, str(o["menu"]), ()))
+            continue
+        lines = o[target] if target == "helplines" else [o[target]]
+        if not isinstance(lines, list) or not lines or not all(isinstance(h, str) for h in lines):
+            check.error(doc.place(*opath, target), f"{target}: of key {key} in menu '{mid}' should name helplines, e.g. [sos-viol]")
+            continue
+        options.append(Option(key, say, None, tuple(lines)))
+    if len(raw_options) > 6:
+        check.warning(doc.place(*path, "options"), f"menu '{mid}' has {len(raw_options)} options; callers remember at most six")
+    return Menu(mid, intro, tuple(options))
+
+
+def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> Helpline | None:
+    data = check.fields(doc, path, value, HELPLINE_FIELDS, f"helpline '{hid}'")
+    errors_before = len(check.problems)
+    name = check.text(doc, path + ("name",), data.get("name"), f"the name of helpline '{hid}'")
+    about = check.text(doc, path + ("about",), data.get("about"), "about", required=False)
+    hours = check.text(doc, path + ("hours",), data.get("hours"), "hours", required=False)
+    how = check.text(doc, path + ("how_to_reach",), data.get("how_to_reach"), "how_to_reach", required=False)
+    source = check.text(doc, path + ("source",), data.get("source"), "source", required=False)
+    free = check.flag(doc, path + ("free",), data.get("free"), "free")
+    anonymous = check.flag(doc, path + ("anonymous",), data.get("anonymous"), "anonymous")
+    show_caller = check.flag(doc, path + ("show_caller_number",), data.get("show_caller_number"), "show_caller_number")
+    checked = data.get("checked")
+    if checked is not None and not isinstance(checked, datetime.date):
+        check.error(doc.place(*path, "checked"), "checked should be the date the number was verified, like 2026-11-28")
+        checked = None
+
+    number = None
+    if data.get("number") is not None:
+        try:
+            number = numbers.parse(str(data["number"]))
+        except numbers.NumberError as e:
+            check.error(doc.place(*path, "number"), f"helpline '{hid}': {e}")
+    elif how is None:
+        check.error(doc.place(*path), f"helpline '{hid}' needs a number: or, if it has none, how_to_reach: (a sentence saying how to contact it)")
+
+    transfer = data.get("transfer")
+    if transfer is not None:
+        transfer = str(transfer).strip()
+        where = doc.place(*path, "transfer")
+        if number is not None and not number.dialable:
+            check.error(where, f"helpline '{hid}': {number.written} is an emergency or short number; the line can never put a caller through to it: remove transfer: (the line tells callers to hang up and dial it)")
+        elif not transfer.startswith("+") or numbers.to_e164(transfer) != transfer:
+            check.error(where, f"helpline '{hid}': transfer: should be the full number in international form, like +3280030030")
+        elif number is None:
+            check.error(where, f"helpline '{hid}': transfer: needs the number: a caller hears, so they can dial it themselves")
+        elif number.e164 != transfer:
+            check.error(where, f"helpline '{hid}': transfer: {transfer} is not the number callers hear ({number.written} is {number.e164})")
+    if len(check.problems) > errors_before and any(p.severity == "error" for p in check.problems[errors_before:]):
+        return None
+    return Helpline(
+        id=hid, name=name, about=about, hours=hours, free=free, anonymous=anonymous, number=number,
+        transfer=transfer, how_to_reach=how, show_caller_number=show_caller, source=source, checked=checked,
+    )

@@ -1,0 +1,164 @@
+"""The checked, immutable menu model: what the line knows, and nothing about Flask or Twilio.
+
+`ivr.load` builds it from menus.yaml and prompts/*.yaml; `ivr.flow` walks it during a call.
+A caller's place in the tree is the path of keys they pressed from the main menu ("3", "3.1"):
+it travels in the URL Twilio calls back, so any worker can answer any step.
+"""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from .numbers import PhoneNumber
+
+# Every fixed sentence a language must provide, with the blanks each may use. The loader refuses
+# a prompts file that lacks one or uses a blank that is not listed.
+PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "language_choice": frozenset({"key"}),  # said in its own voice: "Pour le français, appuyez sur 1."
+    "safety": frozenset({"emergency", "police", "quick_exit"}),
+    "keys_help": frozenset({"repeat", "back", "main_menu"}),
+    "option": frozenset({"what", "key"}),
+    "not_an_option": frozenset(),
+    "silence_goodbye": frozenset({"emergency"}),
+    "quick_exit_message": frozenset(),
+    "free_and_anonymous": frozenset(),
+    "free": frozenset(),
+    "anonymous": frozenset(),
+    "number_to_call": frozenset({"number"}),
+    "hang_up_and_dial": frozenset({"number"}),
+    "transfer_offer": frozenset({"name", "key"}),
+    "page_help": frozenset({"repeat", "back", "main_menu"}),
+    "transferring": frozenset({"name"}),
+    "transfer_busy": frozenset({"name"}),
+    "transfer_no_answer": frozenset({"name"}),
+    "transfer_failed": frozenset({"name"}),
+    "transfer_ended": frozenset({"name"}),
+    "dial_yourself": frozenset({"number"}),
+    "after_transfer": frozenset({"key", "main_menu"}),
+    "menu_changed": frozenset(),
+    "technical_problem": frozenset({"emergency"}),
+    "key_star": frozenset(),
+    "key_hash": frozenset(),
+})
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Keys that do the same thing on every menu of every language."""
+    repeat: str
+    back: str
+    main_menu: str
+    change_language: str
+    quick_exit: str
+
+    def all(self) -> dict[str, str]:
+        return {
+            "repeat": self.repeat,
+            "back": self.back,
+            "main_menu": self.main_menu,
+            "change_language": self.change_language,
+            "quick_exit": self.quick_exit,
+        }
+
+
+@dataclass(frozen=True)
+class Helpline:
+    id: str
+    name: str
+    about: str | None
+    hours: str | None
+    free: bool
+    anonymous: bool
+    number: PhoneNumber | None  # None: reached another way, see how_to_reach
+    transfer: str | None  # E.164; only set for a full number the line may put callers through to
+    how_to_reach: str | None
+    show_caller_number: bool  # transfer with the caller's own number as caller ID (off by default)
+    source: str | None
+    checked: datetime.date | None
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    say: str  # the description said before the key: "pour les violences dans le couple"
+    menu: str | None  # leads to this menu...
+    helplines: tuple[str, ...]  # ...or reads these helplines, one after the other
+
+
+@dataclass(frozen=True)
+class Menu:
+    id: str
+    intro: str | None
+    options: tuple[Option, ...]
+
+    def option(self, key: str) -> Option | None:
+        for option in self.options:
+            if option.key == key:
+                return option
+        return None
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a caller hears after choosing an option that lists helplines."""
+    option: Option
+    helplines: tuple[Helpline, ...]
+
+    def transfers(self) -> tuple[tuple[str, Helpline], ...]:
+        """(key, helpline) for each helpline the caller can be put through to: 1, 2, ..."""
+        lines = [h for h in self.helplines if h.transfer]
+        return tuple((str(i), h) for i, h in enumerate(lines, start=1))
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # "fr"
+    key: str  # the key that picks it at the start of a call
+    voice: str  # "Polly.Isabelle-Neural"
+    speech_language: str  # "fr-BE"
+    prompts: Mapping[str, str]
+    main_menu: str
+    menus: Mapping[str, Menu]
+    helplines: Mapping[str, Helpline]
+
+    def node(self, path: tuple[str, ...]) -> Menu | Page | None:
+        """The menu or page reached by pressing `path` from the main menu, or None."""
+        node: Menu | Page = self.menus[self.main_menu]
+        for key in path:
+            if not isinstance(node, Menu):
+                return None
+            option = node.option(key)
+            if option is None:
+                return None
+            if option.menu:
+                node = self.menus[option.menu]
+            else:
+                node = Page(option, tuple(self.helplines[h] for h in option.helplines))
+        return node
+
+
+@dataclass(frozen=True)
+class Line:
+    languages: tuple[Language, ...]  # in the order the language choice says them
+    default_language: str
+    keys: Keys
+    emergency_number: PhoneNumber
+    police_number: PhoneNumber
+    listen_seconds: int  # how long the line waits for a key before counting silence
+    silences_before_goodbye: int
+    ring_seconds: int  # how long a transfer rings before the caller hears it did not answer
+    version: str  # a short hash of the files this was loaded from
+
+    def language(self, code: str | None) -> Language | None:
+        for language in self.languages:
+            if language.code == code:
+                return language
+        return None
+
+    def language_by_key(self, key: str) -> Language | None:
+        for language in self.languages:
+            if language.key == key:
+                return language
+        return None

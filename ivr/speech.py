@@ -1,0 +1,117 @@
+"""What the line says: sentences built from the prompts and the menu model, per language.
+
+Nothing here knows about Twilio or HTTP: a sentence is plain text in one language, and
+`ivr.twiml` gives it a voice. Phone numbers are spelled digit by digit in their Belgian groups
+(see `ivr.numbers.spoken`), so testers can read them in the TwiML too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Helpline, Language, Line, Menu, Page
+from .numbers import FULL, spoken
+
+
+@dataclass(frozen=True)
+class Said:
+    text: str
+    language: str  # a language code of the line: "fr", "nl"
+
+
+def key_name(language: Language, key: str) -> str:
+    if key == "*":
+        return language.prompts["key_star"]
+    if key == "#":
+        return language.prompts["key_hash"]
+    return key
+
+
+def sentence(language: Language, prompt: str, **blanks: str) -> Said:
+    return Said(language.prompts[prompt].format(**blanks), language.code)
+
+
+def language_choice(line: Line) -> tuple[Said, ...]:
+    """Each language offers itself, in its own voice."""
+    return tuple(sentence(lang, "language_choice", key=key_name(lang, lang.key)) for lang in line.languages)
+
+
+def safety(line: Line, language: Language) -> tuple[Said, ...]:
+    """Said once per call, before any menu: danger first, then how this line keeps callers safe."""
+    keys = line.keys
+    said = [
+        sentence(
+            language, "safety",
+            emergency=spoken(line.emergency_number),
+            police=spoken(line.police_number),
+            quick_exit=key_name(language, keys.quick_exit),
+        ),
+        sentence(
+            language, "keys_help",
+            repeat=key_name(language, keys.repeat),
+            back=key_name(language, keys.back),
+            main_menu=key_name(language, keys.main_menu),
+        ),
+    ]
+    # The way to another language is said in that language, so its speakers recognise it.
+    for other in line.languages:
+        if other.code != language.code:
+            said.append(sentence(other, "language_choice", key=key_name(other, keys.change_language)))
+    return tuple(said)
+
+
+def menu(language: Language, node: Menu) -> tuple[Said, ...]:
+    said = [Said(node.intro, language.code)] if node.intro else []
+    for option in node.options:
+        said.append(sentence(language, "option", what=option.say, key=key_name(language, option.key)))
+    return tuple(said)
+
+
+def page(line: Line, language: Language, node: Page) -> tuple[Said, ...]:
+    transfer_keys = {h.id: key for key, h in node.transfers()}
+    said: list[Said] = []
+    for helpline in node.helplines:
+        said.extend(helpline_reading(language, helpline, transfer_keys.get(helpline.id)))
+    keys = line.keys
+    said.append(sentence(
+        language, "page_help",
+        repeat=key_name(language, keys.repeat),
+        back=key_name(language, keys.back),
+        main_menu=key_name(language, keys.main_menu),
+    ))
+    return tuple(said)
+
+
+def helpline_reading(language: Language, helpline: Helpline, transfer_key: str | None) -> tuple[Said, ...]:
+    """As a volunteer would say it: who, what, when, free or anonymous, then the number twice."""
+    said = [Said(_end(helpline.name), language.code)]
+    for fact in (helpline.about, helpline.hours):
+        if fact:
+            said.append(Said(_end(fact), language.code))
+    if helpline.free and helpline.anonymous:
+        said.append(sentence(language, "free_and_anonymous"))
+    elif helpline.free:
+        said.append(sentence(language, "free"))
+    elif helpline.anonymous:
+        said.append(sentence(language, "anonymous"))
+    if helpline.number is not None:
+        digits = spoken(helpline.number)
+        if helpline.number.kind == FULL:
+            said.append(sentence(language, "number_to_call", number=digits))
+        else:
+            said.append(sentence(language, "hang_up_and_dial", number=digits))
+    if helpline.how_to_reach:
+        said.append(Said(_end(helpline.how_to_reach), language.code))
+    if transfer_key:
+        said.append(sentence(language, "transfer_offer", name=helpline.name, key=key_name(language, transfer_key)))
+    return tuple(said)
+
+
+def dial_yourself(language: Language, helpline: Helpline) -> Said | None:
+    if helpline.number is None:
+        return None
+    return sentence(language, "dial_yourself", number=spoken(helpline.number))
+
+
+def _end(text: str) -> str:
+    """A fact read on its own needs a full stop, or the voice runs it into the next one."""
+    return text if text[-1] in ".!?…" else text + "."

@@ -1,0 +1,159 @@
+"""HTTP only: Twilio's webhooks in, TwiML out.
+
+Every request must carry a valid X-Twilio-Signature. The call's state travels in the URL (see
+`step_url`), so any worker on any host can answer any step. Whatever a request holds, a caller
+gets TwiML, never a 5xx: malformed state puts them back on a menu, an exception is apologised for.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from . import flow, twiml
+from .flow import Step
+from .load import KEYPAD
+from .numbers import to_e164
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("voice", __name__)
+
+
+def line():
+    return current_app.extensions["ivr"].line
+
+
+def step_url(step: Step) -> str:
+    """The URL Twilio calls back for a step: the path names the action, the query the state."""
+    query = []
+    if step.action in ("language", "language_key"):
+        path = "/voice/language" if step.action == "language" else "/voice/language/key"
+    else:
+        path = f"/voice/{step.language}/{step.action}"
+        if step.at:
+            query.append("at=" + ".".join(step.at))
+        if step.helpline:
+            query.append("line=" + step.helpline)
+        if step.fresh:
+            query.append("fresh=1")
+    if step.silences:
+        query.append(f"n={step.silences}")
+    if step.after_error:
+        query.append("e=1")
+    # "*" and "#" are keys; in a query string they must be escaped.
+    return path + ("?" + "&".join(query).replace("*", "%2A").replace("#", "%23") if query else "")
+
+
+def _silences() -> int:
+    value = request.args.get("n", "0")
+    return int(value) if value.isdigit() and len(value) <= 2 else 0
+
+
+def _at() -> tuple[str, ...] | None:
+    """The key path from the URL; None when it cannot be a path (the caller goes to the main menu)."""
+    value = request.args.get("at", "")
+    if not value:
+        return ()
+    keys = tuple(value.split("."))
+    if len(keys) > flow.MAX_DEPTH or not all(len(k) == 1 and k in KEYPAD for k in keys):
+        return None
+    return keys
+
+
+def _digits() -> str:
+    """One keypad key, '' for silence, or '?' for anything else (treated as a wrong key)."""
+    value = request.form.get("Digits", "")
+    if value == "":
+        return ""
+    return value if len(value) == 1 and value in KEYPAD else "?"
+
+
+def _answer(reply: flow.Reply) -> Response:
+    caller_id = _caller_id()
+    nxt = reply.next
+    if isinstance(nxt, flow.Transfer) and not nxt.show_caller_number and caller_id is None:
+        # Twilio would otherwise show the caller's own number to the helpline.
+        log.warning("transfer refused: no caller ID; set IVR_TRANSFER_CALLER_ID")
+        language = line().language(nxt.then.language)
+        reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed")
+    body = twiml.render(line(), reply, step_url, caller_id)
+    return Response(body, mimetype="text/xml")
+
+
+def _caller_id() -> str | None:
+    configured = current_app.config.get("TRANSFER_CALLER_ID")
+    if configured:
+        return configured
+    return to_e164(request.form.get("To", ""))  # the line's own number, as Twilio reports it
+
+
+@bp.before_request
+def check_signature():
+    if current_app.config.get("ALLOW_UNSIGNED"):
+        # Local development only: never answer the network without signatures.
+        if request.remote_addr not in ("127.0.0.1", "::1"):
+            abort(403)
+        return None
+    signature = request.headers.get("X-Twilio-Signature", "")
+    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
+    if not signature or not validator.validate(request.url, request.form, signature):
+        log.warning("refused a webhook without a valid Twilio signature: %s %s", request.method, request.path)
+        abort(403)
+    return None
+
+
+@bp.route("/voice", methods=["POST"])
+def incoming():
+    code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(request.form.get("To", "")) or "")
+    return _answer(flow.incoming(line(), code))
+
+
+@bp.route("/voice/language", methods=["POST"])
+def language_choice():
+    return _answer(flow.language_choice(line(), _silences()))
+
+
+@bp.route("/voice/language/key", methods=["POST"])
+def language_key():
+    return _answer(flow.language_key(line(), _digits(), _silences()))
+
+
+@bp.route("/voice/<code>/<any(node, key, dialed):action>", methods=["POST"])
+def step(code: str, action: str):
+    the_line = line()
+    language = the_line.language(code)
+    if language is None:
+        return _answer(flow.language_choice(the_line, 0))
+    at = _at()
+    if at is None:
+        return _answer(flow.menu_changed(the_line, language))
+    if action == "node":
+        return _answer(flow.node(the_line, language, at, _silences(), fresh=request.args.get("fresh") == "1"))
+    if action == "key":
+        return _answer(flow.key(the_line, language, at, _silences(), _digits()))
+    status = request.form.get("DialCallStatus", "")
+    return _answer(flow.dialed(the_line, language, at, request.args.get("line"), status))
+
+
+@bp.errorhandler(Exception)
+def technical_problem(error):
+    if isinstance(error, HTTPException):
+        return error
+    # Never the request's form: it holds the caller's number.
+    log.exception("webhook failed at %s", request.path)
+    try:
+        the_line = line()
+        parts = request.path.split("/")
+        language = the_line.language(parts[2]) if len(parts) > 3 else None
+        reply = flow.technical_problem(the_line, language, again=request.args.get("e") == "1")
+        return Response(twiml.render(the_line, reply, step_url, None), mimetype="text/xml")
+    except Exception:  # the menu model itself is unusable: still answer the caller
+        log.exception("could not even apologise at %s", request.path)
+        response = VoiceResponse()
+        response.say("1 1 2.")
+        response.hangup()
+        return Response(str(response), mimetype="text/xml")

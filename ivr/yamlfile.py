@@ -1,0 +1,118 @@
+"""Read a YAML file into plain Python data while remembering where each value was written.
+
+Operators edit these files by hand; every problem we report must point at a file, a line and
+a column, so we keep PyYAML's marks instead of throwing them away.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Place:
+    file: str
+    line: int  # 1-based, as editors show it
+    column: int  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    place: Place
+    message: str
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        return f"{self.place}: {self.severity}: {self.message}"
+
+
+class Located:
+    """The data of one YAML file plus the place of every mapping key and value in it."""
+
+    def __init__(self, file: str, data, places: dict[tuple, Place]):
+        self.file = file
+        self.data = data
+        self._places = places
+
+    def place(self, *path) -> Place:
+        """Where the value at `path` was written; falls back to its nearest written parent."""
+        path = tuple(path)
+        while path:
+            if path in self._places:
+                return self._places[path]
+            path = path[:-1]
+        return self._places.get((), Place(self.file, 1, 1))
+
+
+class YamlFileError(Exception):
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def read(path: str | Path) -> Located:
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise YamlFileError(Problem(Place(name, 1, 1), "this file does not exist")) from None
+    except UnicodeDecodeError as e:
+        raise YamlFileError(
+            Problem(Place(name, 1, 1), f"this file is not UTF-8 text ({e.reason}); save it as UTF-8")
+        ) from None
+    return parse(text, name)
+
+
+def parse(text: str, name: str) -> Located:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        place = Place(name, mark.line + 1, mark.column + 1) if mark else Place(name, 1, 1)
+        what = e.problem or e.context or "the YAML cannot be read"
+        raise YamlFileError(Problem(place, f"YAML syntax: {what}")) from None
+    except yaml.YAMLError as e:
+        raise YamlFileError(Problem(Place(name, 1, 1), f"YAML syntax: {e}")) from None
+    places: dict[tuple, Place] = {}
+    if node is None:
+        return Located(name, None, places)
+    data = _build(node, (), name, places)
+    return Located(name, data, places)
+
+
+def _place(node, name) -> Place:
+    return Place(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+_constructor = yaml.SafeLoader("")
+
+
+def _build(node, path, name, places):
+    places[path] = _place(node, name)
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key_node, value_node in node.value:
+            key = _build(key_node, path + ("<key>",), name, places)
+            if isinstance(key, (dict, list)):
+                raise YamlFileError(Problem(_place(key_node, name), "a name cannot be a list or a mapping"))
+            if key in out:
+                raise YamlFileError(
+                    Problem(_place(key_node, name), f"'{key}' is written twice here; keep one")
+                )
+            out[key] = _build(value_node, path + (key,), name, places)
+            # The key's own line is the most useful place to point at for its value too.
+            places[path + (key,)] = _place(key_node, name)
+        places.pop(path + ("<key>",), None)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, path + (i,), name, places) for i, item in enumerate(node.value)]
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except yaml.YAMLError as e:
+        raise YamlFileError(Problem(_place(node, name), f"YAML value: {e}")) from None
