@@ -343,16 +343,18 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
         checked = None
 
     number = None
+    number_broken = False
     if data.get("number") is not None:
         try:
             number = numbers.parse(str(data["number"]))
         except numbers.NumberError as e:
             check.error(doc.place(*path, "number"), f"helpline '{hid}': {e}")
+            number_broken = True
     elif how is None:
         check.error(doc.place(*path), f"helpline '{hid}' needs a number: or, if it has none, how_to_reach: (a sentence saying how to contact it)")
 
     transfer = data.get("transfer")
-    if transfer is not None:
+    if transfer is not None and not number_broken:  # a broken number is reported once, above
         transfer = str(transfer).strip()
         where = doc.place(*path, "transfer")
         if number is not None and not number.dialable:

@@ -7,6 +7,7 @@ gets TwiML, never a 5xx: malformed state puts them back on a menu, an exception 
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -91,6 +92,17 @@ def _caller_id() -> str | None:
     return to_e164(request.form.get("To", ""))  # the line's own number, as Twilio reports it
 
 
+def _url_as_requested() -> str:
+    """The URL exactly as Twilio asked for it (and signed it): request.url would un-escape
+    %2A and the like, so the path and query are taken raw from the server when it gives them."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if not raw.startswith("/"):
+        raw = quote(request.script_root + request.path)
+        if request.query_string:
+            raw += "?" + request.query_string.decode("latin-1")
+    return f"{request.scheme}://{request.host}{raw}"
+
+
 @bp.before_request
 def check_signature():
     if current_app.config.get("ALLOW_UNSIGNED"):
@@ -100,7 +112,7 @@ def check_signature():
         return None
     signature = request.headers.get("X-Twilio-Signature", "")
     validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
-    if not signature or not validator.validate(request.url, request.form, signature):
+    if not signature or not validator.validate(_url_as_requested(), request.form, signature):
         log.warning("refused a webhook without a valid Twilio signature: %s %s", request.method, request.path)
         abort(403)
     return None

@@ -1,0 +1,112 @@
+"""Loading refuses what the line cannot run, and says where: file, line and what to change."""
+import pytest
+
+from ivr import ConfigError, create_app
+from ivr.load import MenuError, inspect, load
+
+
+def problems_of(copy):
+    line, problems = inspect(copy.menus, copy.prompts)
+    assert line is None
+    return [str(p) for p in problems if p.severity == "error"]
+
+
+def test_the_shipped_menus_load_without_any_problem(menu_copy):
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts)
+    assert problems == [] and [lang.code for lang in line.languages] == ["fr", "nl"]
+
+
+def test_an_option_leading_to_a_missing_menu_is_refused_with_its_line(menu_copy):
+    menu_copy.replace("menu: soutien", "menu: soutient")
+    at = menu_copy.line_of("menu: soutient")
+    (problem,) = problems_of(menu_copy)
+    assert "'soutient', which does not exist; did you mean 'soutien'?" in problem
+    assert problem.startswith(f"{menu_copy.menus}:{at - 2}:")  # the "- key: 3" line of that option
+
+
+def test_a_transfer_to_an_emergency_number_is_refused(menu_copy):
+    menu_copy.replace('      number: "112"\n', '      number: "112"\n      transfer: "+32112"\n')
+    at = menu_copy.line_of('transfer: "+32112"')
+    (problem,) = problems_of(menu_copy)
+    assert problem.startswith(f"{menu_copy.menus}:{at}:")
+    assert "emergency or short number" in problem and "never put a caller through" in problem
+
+
+def test_a_transfer_to_a_short_number_is_refused(menu_copy):
+    menu_copy.replace('      number: "1712"\n', '      number: "1712"\n      transfer: "+321712"\n')
+    (problem,) = problems_of(menu_copy)
+    assert "1712 is an emergency or short number" in problem
+
+
+def test_a_transfer_number_that_differs_from_the_spoken_one_is_refused(menu_copy):
+    menu_copy.replace('transfer: "+3280030030"', 'transfer: "+3280030800"')
+    (problem,) = problems_of(menu_copy)
+    assert "+3280030800 is not the number callers hear (0800 30 030 is +3280030030)" in problem
+
+
+def test_a_missing_translation_is_refused(menu_copy):
+    text = (menu_copy.prompts / "nl.yaml").read_text(encoding="utf-8")
+    start = text.index("transfer_busy:")
+    end = text.index("\n", start)
+    (menu_copy.prompts / "nl.yaml").write_text(text[:start] + text[end + 1:], encoding="utf-8")
+    (problem,) = problems_of(menu_copy)
+    assert f"{menu_copy.prompts / 'nl.yaml'}:" in problem and "'transfer_busy' is missing from nl.yaml" in problem
+
+
+def test_an_offered_language_without_menus_or_prompts_is_refused(menu_copy):
+    menu_copy.replace("languages: [fr, nl]", "languages: [fr, nl, de]")
+    problems = problems_of(menu_copy)
+    assert any("de.yaml" in p and "does not exist" in p for p in problems)
+    assert any("'de' is offered but menus.yaml has no 'de:' section" in p for p in problems)
+
+
+def test_a_blank_the_line_cannot_fill_is_refused(menu_copy):
+    menu_copy.replace("{name} ne répond pas", "{nom} ne répond pas", file="prompts/fr.yaml")
+    (problem,) = problems_of(menu_copy)
+    assert "uses {nom}, which it cannot fill; it may use: {name}" in problem
+
+
+def test_a_key_used_twice_or_taken_by_a_fixed_key_is_refused(menu_copy):
+    menu_copy.replace("        - key: 6\n          say: \"Pour l", "        - key: 5\n          say: \"Pour l")
+    menu_copy.replace("        - key: 2\n          say: \"Voor geweld", "        - key: 9\n          say: \"Voor geweld")
+    problems = problems_of(menu_copy)
+    assert any("key 5 is used twice in menu 'accueil'" in p for p in problems)
+    assert any("key 9 in menu 'hoofdmenu' is the fixed key for back" in p for p in problems)
+
+
+def test_a_misspelled_field_is_named_with_the_closest_right_one(menu_copy):
+    menu_copy.replace('transfer: "+3280032123"', 'tranfser: "+3280032123"')
+    at = menu_copy.line_of("tranfser:")
+    (problem,) = problems_of(menu_copy)
+    assert problem.startswith(f"{menu_copy.menus}:{at}:")
+    assert "unknown name 'tranfser'" in problem and "did you mean 'transfer'?" in problem
+
+
+def test_a_yaml_syntax_error_is_reported_with_its_line(menu_copy):
+    menu_copy.replace("languages: [fr, nl]", "languages: [fr, nl")
+    (problem,) = problems_of(menu_copy)
+    assert "YAML syntax" in problem and f"{menu_copy.menus}:" in problem
+
+
+def test_every_problem_is_reported_at_once(menu_copy):
+    menu_copy.replace("menu: soutien", "menu: nowhere")
+    menu_copy.replace('number: "0800 98 100"', 'number: "0800 98 10"')
+    menu_copy.replace("helpline: child-focus", "helpline: childfocus")
+    assert len(problems_of(menu_copy)) == 3
+
+
+def test_the_app_refuses_to_start_on_a_broken_menu_and_says_why(menu_copy):
+    menu_copy.replace("menu: soutien", "menu: soutient")
+    with pytest.raises(ConfigError, match="does not exist"):
+        create_app({"TWILIO_AUTH_TOKEN": "t", "MENUS": str(menu_copy.menus), "PROMPTS": str(menu_copy.prompts)})
+    with pytest.raises(MenuError):
+        load(menu_copy.menus, menu_copy.prompts)
+
+
+def test_the_check_command_lists_problems_and_fails(menu_copy, runner):
+    result = runner.invoke(args=["check", str(menu_copy.menus)])
+    assert result.exit_code == 0 and "OK:" in result.output
+    menu_copy.replace("menu: soutien", "menu: soutient")
+    result = runner.invoke(args=["check", str(menu_copy.menus)])
+    assert result.exit_code == 1
+    assert "does not exist; did you mean 'soutien'?" in result.output and "1 error(s)" in result.output

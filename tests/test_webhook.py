@@ -1,0 +1,192 @@
+"""The webhook contract: signatures, bad input, errors, privacy, and state kept in the URL."""
+import logging
+import xml.etree.ElementTree as ET
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from ivr import ConfigError, create_app
+from ivr.phone import CALLER, LINE, FlaskTransport, call, twilio_params
+from conftest import PUBLIC_URL, TOKEN
+
+
+def signed_post(client, path, params, url=None, token=TOKEN, headers=None, base_url=PUBLIC_URL):
+    signature = RequestValidator(token).compute_signature(url or PUBLIC_URL + path, params)
+    return client.post(path, data=params, base_url=base_url,
+                       headers={"X-Twilio-Signature": signature, **(headers or {})})
+
+
+def is_menu_twiml(response):
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype == "text/xml"
+    root = ET.fromstring(response.get_data(as_text=True))
+    assert root.tag == "Response"
+    return root
+
+
+def test_an_unsigned_request_is_refused(client):
+    assert client.post("/voice", data=twilio_params(), base_url=PUBLIC_URL).status_code == 403
+
+
+def test_a_forged_signature_is_refused(client):
+    assert signed_post(client, "/voice", twilio_params(), token="not-the-token").status_code == 403
+
+
+def test_a_signature_for_another_url_is_refused(client):
+    response = signed_post(client, "/voice/fr/key?at=2", dict(twilio_params(), Digits="1"),
+                           url=PUBLIC_URL + "/voice/fr/key?at=3")
+    assert response.status_code == 403
+
+
+def test_changed_parameters_break_the_signature(client):
+    params = dict(twilio_params(), Digits="1")
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC_URL + "/voice/fr/key", params)
+    response = client.post("/voice/fr/key", data=dict(params, Digits="2"), base_url=PUBLIC_URL,
+                           headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+
+
+def test_the_public_https_url_validates_behind_a_tls_proxy(client):
+    # The proxy talks plain http to the app and says what the public URL was.
+    response = signed_post(
+        client, "/voice", twilio_params(), url="https://help.example.be/voice",
+        base_url="http://10.0.0.5:8000",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "help.example.be", "X-Forwarded-Port": "443"},
+    )
+    is_menu_twiml(response)
+
+
+def test_without_proxy_trust_the_forwarded_url_is_not_believed():
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRUSTED_PROXIES": "0"})
+    response = signed_post(
+        app.test_client(), "/voice", twilio_params(), url="https://help.example.be/voice",
+        base_url="http://10.0.0.5:8000", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "help.example.be"},
+    )
+    assert response.status_code == 403
+
+
+def test_the_app_refuses_to_start_without_an_auth_token(monkeypatch):
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("IVR_ALLOW_UNSIGNED", raising=False)
+    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+        create_app()
+
+
+def test_unsigned_development_mode_answers_only_this_machine(caplog):
+    with caplog.at_level(logging.WARNING):
+        app = create_app({"TWILIO_AUTH_TOKEN": "", "ALLOW_UNSIGNED": True})
+    assert any("NOT checked" in r.getMessage() for r in caplog.records)
+    client = app.test_client()
+    assert client.post("/voice", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+    assert client.post("/voice", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 403
+
+
+def test_unknown_urls_are_404_and_wrong_methods_405(client):
+    assert signed_post(client, "/nowhere", {}).status_code == 404
+    assert signed_post(client, "/voice/fr/bogus", {}).status_code == 404
+    assert client.get("/voice", base_url=PUBLIC_URL).status_code == 405
+
+
+@pytest.mark.parametrize("path,digits", [
+    ("/voice/fr/key?at=9.9.9", "1"),          # a place that does not exist
+    ("/voice/fr/key?at=" + "1." * 500, "1"),   # huge
+    ("/voice/fr/key?at=%C3%A9", "1"),          # not ASCII
+    ("/voice/fr/key?at=%2A.%23", "1"),         # escaped keys that are not options
+    ("/voice/fr/key?at=", "1"),
+    ("/voice/fr/key?at=..", ""),
+    ("/voice/xx/key", "1"),                    # no such language
+    ("/voice/fr/key?n=-5", "1"),
+    ("/voice/fr/key?n=99999999999999999999", ""),
+    ("/voice/fr/key", "1" * 5000),             # huge Digits
+    ("/voice/fr/key", "é"),                    # not ASCII
+    ("/voice/fr/key", "\x00"),
+    ("/voice/fr/node?at=1.2.3.4.5.6.7.8.9", ""),
+    ("/voice/fr/dialed?at=2&line=nobody", ""),
+    ("/voice/fr/dialed?line=ecoute-violences-conjugales", "busy"),
+    ("/voice/language/key?n=abc", "99"),
+])
+def test_malformed_state_or_keys_get_twiml_that_puts_the_caller_on_a_menu(client, path, digits):
+    params = dict(twilio_params(), Digits=digits, DialCallStatus=digits)
+    root = is_menu_twiml(signed_post(client, path, params))
+    gather = root.find("Gather")
+    assert gather is not None, ET.tostring(root)  # the caller is listened to again
+    assert gather.get("action").startswith("/voice/")
+
+
+def test_an_oversized_body_is_refused_with_413(client):
+    response = signed_post(client, "/voice", dict(twilio_params(), Junk="x" * 100_000))
+    assert response.status_code == 413
+
+
+def test_an_exception_is_apologised_for_with_112_and_the_main_menu(client, monkeypatch, phone):
+    import ivr.flow
+    original = ivr.flow.node
+
+    def broken(line, language, at, *args, **kwargs):
+        if at:
+            raise RuntimeError("simulated bug")
+        return original(line, language, at, *args, **kwargs)
+
+    monkeypatch.setattr(ivr.flow, "node", broken)
+    c = phone().press("1").press("3")
+    assert "un problème technique est survenu" in c.said and "1 1 2" in c.said
+    assert "Menu principal." in c.said and c.waiting == "keys"
+
+
+def test_an_error_on_the_main_menu_itself_ends_the_call_instead_of_looping(monkeypatch, phone):
+    import ivr.flow
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(ivr.flow, "node", broken)
+    c = phone().press("1")
+    assert c.ended
+    assert "1 1 2" in c.said
+    assert len(c.requests) == 3  # /voice, the key (apology), the main menu failing again: no loop
+
+
+def test_no_log_line_holds_the_callers_number(app, caplog, monkeypatch):
+    import ivr.flow
+    caller = "+32470123456"
+    forms = [caller, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32 470 12 34 56", "CA" + "0" * 32]
+    client = app.test_client()
+    with caplog.at_level(logging.DEBUG):
+        for keys in ["12", "1211", "2", "7", "#", "1322"]:
+            c = call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=caller)
+            for key in keys:
+                if c.waiting == "keys":
+                    c.press(key)
+            if c.waiting == "dial":
+                c.dial_outcome("busy")
+        client.post("/voice", data=twilio_params(caller=caller), base_url=PUBLIC_URL)  # forged: logged
+        monkeypatch.setattr(ivr.flow, "node", lambda *a, **k: 1 / 0)
+        call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=caller).press("1")  # errors: logged
+    lines = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
+    assert any("signature" in line for line in lines) and any("webhook failed" in line for line in lines)
+    for line in lines:
+        for form in forms:
+            assert form not in line
+
+
+class AlternatingWorkers(FlaskTransport):
+    """Each request goes to the next of several separate apps, as behind a load balancer."""
+
+    def __init__(self, apps):
+        self.clients = [a.test_client() for a in apps]
+        self.count = 0
+
+    def post(self, url, params, headers):
+        self.client = self.clients[self.count % len(self.clients)]
+        self.count += 1
+        return super().post(url, params, headers)
+
+
+def test_any_worker_can_answer_any_step_of_a_call():
+    apps = [create_app({"TWILIO_AUTH_TOKEN": TOKEN}) for _ in range(3)]
+    spread = call(AlternatingWorkers(apps), PUBLIC_URL, TOKEN).press("1").press("3").press("1")
+    single = call(FlaskTransport(apps[0].test_client()), PUBLIC_URL, TOKEN).press("1").press("3").press("1")
+    assert spread.said == single.said and "0 8 0 0, 3 2, 1 2 3" in spread.said
+    spread.press("1").dial_outcome("no-answer").silence()
+    assert "Centre de Prévention du Suicide" in spread.said
+    assert spread.transport.count == 7
