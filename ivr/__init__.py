@@ -6,6 +6,7 @@ menus.yaml -> `load` (checked) -> `model` (immutable) -> `flow` + `speech` (what
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from pathlib import Path
@@ -29,6 +30,16 @@ class LineHolder:
 
     def __init__(self, line):
         self.line = line
+
+    @property
+    def line(self):
+        return self._line
+
+    @line.setter
+    def line(self, line):
+        # /healthz reports when the menu in use was loaded, however it gets replaced.
+        self._line = line
+        self.loaded_at = datetime.datetime.now(datetime.timezone.utc)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -61,6 +72,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(web.bp)
     from . import commands
     commands.register(app)
+    from . import observability
+    observability.init_app(app)
 
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies and not app.config["ALLOW_UNSIGNED"]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, g, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
@@ -81,6 +81,7 @@ def _answer(reply: flow.Reply) -> Response:
         log.warning("transfer refused: no caller ID; set IVR_TRANSFER_CALLER_ID")
         language = line().language(nxt.then.language)
         reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed")
+    g.ivr_reply = reply  # for ivr.observability: what the caller got, counted and logged
     body = twiml.render(line(), reply, step_url, caller_id)
     return Response(body, mimetype="text/xml")
 
@@ -155,6 +156,7 @@ def step(code: str, action: str):
 def technical_problem(error):
     if isinstance(error, HTTPException):
         return error
+    g.ivr_error = True
     # Never the request's form: it holds the caller's number.
     log.exception("webhook failed at %s", request.path)
     try:
@@ -162,6 +164,7 @@ def technical_problem(error):
         parts = request.path.split("/")
         language = the_line.language(parts[2]) if len(parts) > 3 else None
         reply = flow.technical_problem(the_line, language, again=request.args.get("e") == "1")
+        g.ivr_reply = reply
         return Response(twiml.render(the_line, reply, step_url, None), mimetype="text/xml")
     except Exception:  # the menu model itself is unusable: still answer the caller
         log.exception("could not even apologise at %s", request.path)

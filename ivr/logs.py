@@ -1,0 +1,124 @@
+"""Logs that say what the line does and never who called.
+
+- `webhook_log`: one JSON line per webhook on stdout (`ivr.calls`), with a short call id that is
+  a keyed hash of the CallSid: lines of one call can be followed, but the id cannot be turned back
+  into the CallSid, and it says nothing about the phone number.
+- `Redacting`: a formatter for every other log line (errors, tracebacks, gunicorn's own), which
+  blanks anything that looks like a phone number or a Twilio SID before it is written, in case an
+  exception message ever carries one.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import sys
+import time
+
+CALLS_LOGGER = "ivr.calls"
+
+# A phone number in any of its usual forms (+32 470 12 34 56, 0470/12.34.56, 32470123456...):
+# eight digits or more (a Belgian number without its 0 has 8 or 9), possibly separated. Menu state
+# (at=3.1), latencies and process ids never get this long.
+_PHONE = re.compile(r"\+?\d(?:[\s./()-]{0,2}\d){7,}")
+# Twilio SIDs: CallSid (CA...), AccountSid (AC...), and any other two letters + 32 hex digits.
+_SID = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b")
+
+
+def redact(text: str) -> str:
+    return _PHONE.sub("[number]", _SID.sub("[sid]", text))
+
+
+class Redacting(logging.Formatter):
+    """The standard formatter, with numbers and SIDs blanked from the message and the traceback
+    (not from the time stamp in front, which would look like a number)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.msg, record.args = redact(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = redact(self.formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return super().format(record)
+
+
+class JsonLines(logging.Formatter):
+    """The record's `fields` (set by `webhook_log`) as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = dict(getattr(record, "fields", None) or {"message": record.getMessage()})
+        # Every value is already a closed word or a number; redact anyway, as the last guard.
+        fields = {name: redact(value) if isinstance(value, str) else value for name, value in fields.items()}
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        return json.dumps({"time": stamp, **fields}, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Std(logging.StreamHandler):
+    """Writes to whatever sys.stdout or sys.stderr is at the time (test runners swap them)."""
+
+    def __init__(self, name: str):
+        self.name_of_stream = name
+        super().__init__()
+
+    @property
+    def stream(self):
+        return getattr(sys, self.name_of_stream)
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def setup() -> logging.Logger:
+    """The webhook logger: JSON lines on stdout, kept apart from the error log (stderr)."""
+    logger = logging.getLogger(CALLS_LOGGER)
+    if not any(getattr(h, "_ivr", False) for h in logger.handlers):
+        handler = _Std("stdout")
+        handler.setFormatter(JsonLines())
+        handler._ivr = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # one line per webhook, not a second copy in the error log
+    return logger
+
+
+def setup_error_log() -> None:
+    """The line's own warnings and errors go to stderr, redacted; handlers that others set up
+    (gunicorn's) are made to redact too."""
+    ours = logging.getLogger("ivr")  # also Flask's app.logger, named after the package
+    if not ours.handlers:
+        handler = _Std("stderr")
+        handler.setFormatter(Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+    for logger in (ours, logging.getLogger("gunicorn.error")):
+        for handler in logger.handlers:
+            if not isinstance(handler.formatter, (Redacting, JsonLines)):
+                fmt = handler.formatter._fmt if handler.formatter else None
+                datefmt = handler.formatter.datefmt if handler.formatter else None
+                handler.setFormatter(Redacting(fmt, datefmt))
+
+
+def call_id_key(auth_token: str) -> bytes:
+    """The key for call ids: IVR_LOG_KEY, else derived from the auth token (so every worker on every
+    host gives a call the same id), else random (development: ids only hold within one process)."""
+    configured = os.environ.get("IVR_LOG_KEY", "")
+    if configured:
+        return configured.encode()
+    if auth_token:
+        return hmac.new(auth_token.encode(), b"ivr call id", hashlib.sha256).digest()
+    return os.urandom(32)
+
+
+def call_id(key: bytes, call_sid: str) -> str | None:
+    """10 hex digits of HMAC-SHA256(key, CallSid): enough to follow a call, useless to find it."""
+    if not call_sid:
+        return None
+    return hmac.new(key, call_sid.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:10]

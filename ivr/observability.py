@@ -1,0 +1,185 @@
+"""What operators see: /healthz, /metrics, and one JSON log line per webhook.
+
+`init_app` hooks in around every request: it times the webhook, works out from the request and
+the flow's reply (`g.ivr_reply`, set by `ivr.web`) what happened to the caller, counts it in the
+metrics and logs it. Nothing here can change what the caller hears: any failure while recording
+is itself logged and the answer goes out unchanged.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from . import logs, metrics, speech, web
+from .flow import Ask, HangUp, Reply, Step, Transfer
+from .load import KEYPAD
+from .model import Language, Line, Page
+
+log = logging.getLogger(__name__)
+bp = Blueprint("observability", __name__)
+
+STEPS = {"voice.incoming": "incoming", "voice.language_choice": "language", "voice.language_key": "language_key"}
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("METRICS_TOKEN", os.environ.get("IVR_METRICS_TOKEN", ""))
+    app.extensions["ivr_call_id_key"] = logs.call_id_key(app.config.get("TWILIO_AUTH_TOKEN", ""))
+    logs.setup()
+    logs.setup_error_log()
+    app.register_blueprint(bp)
+    app.before_request(_start_clock)
+    app.after_request(_record)
+
+
+@bp.route("/healthz", methods=["GET"])
+def healthz():
+    holder = current_app.extensions["ivr"]
+    line = holder.line
+    if line is None:
+        return jsonify(status="no valid menu loaded"), 503
+    loaded = getattr(holder, "loaded_at", None)
+    return jsonify(status="ok", menu_version=line.version,
+                   loaded_at=loaded.isoformat(timespec="seconds") if loaded else None)
+
+
+@bp.route("/metrics", methods=["GET"])
+def prometheus():
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    if not token:
+        return Response("metrics are off: set IVR_METRICS_TOKEN\n", 404, mimetype="text/plain")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return Response("a bearer token is needed\n", 401, {"WWW-Authenticate": "Bearer"}, mimetype="text/plain")
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)
+
+
+def _start_clock():
+    g.ivr_started = time.perf_counter()
+
+
+def _record(response: Response) -> Response:
+    if request.blueprint == "observability":
+        return response
+    try:
+        _count_and_log(response)
+    except Exception:  # counting must never cost the caller their answer
+        log.exception("could not record a webhook at %s", request.path)
+    return response
+
+
+def step_name() -> str:
+    endpoint = request.endpoint or ""
+    if endpoint == "voice.step":
+        return (request.view_args or {}).get("action", "unknown")
+    return STEPS.get(endpoint, "unknown")
+
+
+def _count_and_log(response: Response) -> None:
+    seconds = time.perf_counter() - g.get("ivr_started", time.perf_counter())
+    step = step_name()
+    ok = response.status_code < 400
+    form = request.form if ok else {}  # a refused body (413) is never parsed again
+    key = _key(form.get("Digits", "")) if step in ("key", "language_key") else None
+    fields = {"call": logs.call_id(current_app.extensions["ivr_call_id_key"], form.get("CallSid", "")),
+              "step": step, "language": None, "key": key, "outcome": None}
+    if g.get("ivr_error"):
+        fields["outcome"] = "technical_problem"
+        metrics.TECHNICAL_PROBLEMS.labels(step).inc()
+    reply = g.get("ivr_reply")
+    line = current_app.extensions["ivr"].line
+    if ok and reply is not None and line is not None:
+        language, outcome = _count(line, step, key, reply)
+        fields["language"] = language.code if language else None
+        fields["outcome"] = fields["outcome"] or outcome
+    elif not ok:
+        fields["outcome"] = "refused"
+    fields["status"] = response.status_code
+    fields["ms"] = round(seconds * 1000, 1)
+    metrics.WEBHOOKS.labels(step, str(response.status_code)).inc()
+    metrics.LATENCY.labels(step).observe(seconds)
+    logging.getLogger(logs.CALLS_LOGGER).info("webhook", extra={"fields": fields})
+
+
+def _key(digits: str) -> str:
+    if digits == "":
+        return ""
+    return digits if len(digits) == 1 and digits in KEYPAD else "other"
+
+
+def _count(line: Line, step: str, key: str | None, reply: Reply) -> tuple[Language | None, str]:
+    """Count what the reply does to the caller; returns its language and a one-word outcome."""
+    nxt = reply.next
+    said = reply.said + (nxt.said if isinstance(nxt, Ask) else ())
+    language = _reply_language(line, reply, said)
+    code = language.code if language else "none"  # "none": still at the language choice
+    wrong_key = any(s == speech.sentence(lang, "not_an_option") for lang in line.languages for s in said)
+    if wrong_key:
+        metrics.WRONG_KEYS.labels(code).inc()
+    if step in ("language", "node") and request.args.get("n", "0") not in ("", "0"):
+        metrics.SILENCES.labels(code).inc()
+    if language is None:
+        return None, "wrong_key" if wrong_key else "language_choice"
+    if speech.safety(line, language)[0] in said:
+        if step == "key" and key == line.keys.change_language:
+            metrics.LANGUAGE_CHANGES.labels(code).inc()
+        else:
+            metrics.CALLS_STARTED.labels(code).inc()
+    for helpline in _helplines_read(language, said):
+        metrics.HELPLINES_HEARD.labels(code, helpline.id).inc()
+    if step == "dialed":
+        helpline_id = request.args.get("line", "")
+        if helpline_id not in language.helplines:
+            helpline_id = "unknown"
+        status = request.form.get("DialCallStatus", "")
+        metrics.TRANSFERS.labels(code, helpline_id, status if status in metrics.DIAL_STATUSES else "other").inc()
+
+    if isinstance(nxt, Transfer):
+        metrics.TRANSFERS_STARTED.labels(code, nxt.then.helpline or "unknown").inc()
+        return language, "transfer"
+    if isinstance(nxt, Step):
+        return language, "redirect"
+    if isinstance(nxt, HangUp):
+        if speech.sentence(language, "quick_exit_message") in said:
+            metrics.QUICK_EXITS.labels(code).inc()
+            return language, "quick_exit"
+        return language, "goodbye"
+    if nxt.on_key.action == "language_key":
+        return language, "language_choice"
+    at = nxt.on_key.at
+    if wrong_key:
+        return language, "wrong_key"
+    if speech.sentence(language, "menu_changed") in said:
+        return language, "menu_changed"
+    if step == "key" and key and at == (web._at() or ()) + (key,):
+        menu = language.node(at[:-1])
+        if menu is not None and not isinstance(menu, Page):
+            metrics.MENU_CHOICES.labels(code, menu.id, key).inc()
+    node = language.node(at)
+    if isinstance(node, Page):
+        return language, "after_transfer" if step == "dialed" else "helplines"
+    return language, "main_menu" if at == () else "menu"
+
+
+def _reply_language(line: Line, reply: Reply, said) -> Language | None:
+    nxt = reply.next
+    code = None
+    if isinstance(nxt, Ask):
+        code = nxt.on_key.language
+    elif isinstance(nxt, Transfer):
+        code = nxt.then.language
+    elif isinstance(nxt, Step):
+        code = nxt.language
+    elif said:
+        code = said[0].language
+    return line.language(code)
+
+
+def _helplines_read(language: Language, said) -> list:
+    """The helplines whose reading (it starts with the name) is in what is said."""
+    sentences = set(said)
+    return [h for h in language.helplines.values() if speech.helpline_reading(language, h, None)[0] in sentences]
