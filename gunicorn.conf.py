@@ -1,13 +1,55 @@
 # gunicorn settings for the line (used by the Procfile and `make serve`).
 import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that ivr.logs imports below
+
+from gunicorn.glogging import Logger  # noqa: E402
+
+from ivr.logs import Redacting  # noqa: E402
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Twilio gives up after 15 s; a worker stuck longer than that helps nobody.
 timeout = 15
-# No access log: request lines are not needed, and nothing about callers is written anywhere.
+# No access log: the JSON line each webhook writes on stdout (ivr/logs.py) says more, and never
+# who called. If an operator turns it on anyway, this format leaves out addresses and query strings.
 accesslog = None
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(M)sms'
 errorlog = "-"
 loglevel = "info"
 # Load the menus once in the master, so a broken menu stops the start with its message.
 preload_app = True
+
+# Metrics: every worker writes its counters to files in this folder, and /metrics adds up all of
+# them, so the numbers do not depend on which worker answers the scrape. prometheus_client reads
+# the variable when it is imported, so it is set here, before the app is loaded.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(), f"ivr-metrics-{os.getpid()}")
+
+
+def on_starting(server):
+    # Start from zero: files of an earlier run in the same folder would be added to this one.
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    # A dead worker's counters stay (they happened); its live gauges are dropped.
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
+
+
+class RedactingLogger(Logger):
+    """gunicorn's own error log, with phone numbers and Twilio SIDs blanked (see ivr/logs.py)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers + self.access_log.handlers:
+            handler.setFormatter(Redacting(handler.formatter._fmt if handler.formatter else None, self.datefmt))
+
+
+logger_class = RedactingLogger

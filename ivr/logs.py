@@ -20,10 +20,10 @@ import time
 
 CALLS_LOGGER = "ivr.calls"
 
-# A phone number in any of its usual forms (+32 470 12 34 56, 0470/12.34.56, 32470123456...):
-# eight digits or more (a Belgian number without its 0 has 8 or 9), possibly separated. Menu state
-# (at=3.1), latencies and process ids never get this long.
-_PHONE = re.compile(r"\+?\d(?:[\s./()-]{0,2}\d){7,}")
+# A phone number in any of its usual forms (+32 470 12 34 56, 0470/12.34.56, 32470123456,
+# +32 (0)470...): eight digits or more (a Belgian number without its 0 has 8 or 9), one separator
+# at most between two digits. Menu state (at=3.1), latencies and "port (pid)" never match.
+_PHONE = re.compile(r"\+?\d(?:[ ./-]?\d){7,}|\+?\d{2,3} ?\(0\) ?\d(?:[ ./-]?\d){6,}")
 # Twilio SIDs: CallSid (CA...), AccountSid (AC...), and any other two letters + 32 hex digits.
 _SID = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b")
 
