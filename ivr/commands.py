@@ -30,6 +30,7 @@ def check_command(menus, prompts_dir):
 
 def register(app) -> None:
     app.cli.add_command(check_command)
+    app.cli.add_command(fallback_command)
 
 
 @click.group()
@@ -38,3 +39,33 @@ def main():
 
 
 main.add_command(check_command)
+
+
+@click.command("fallback")
+@click.argument("menus", required=False)
+@click.option("--prompts", "prompts_dir", help="folder of the prompts files (default: prompts/ next to MENUS)")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="write here instead of stdout")
+@click.option("--caller-id", envvar="IVR_TRANSFER_CALLER_ID", default="",
+              help="caller ID shown if the fallback transfers (default: IVR_TRANSFER_CALLER_ID)")
+def fallback_command(menus, prompts_dir, out, caller_id):
+    """Write the static TwiML for Twilio's "Primary handler fails" URL (see docs/operations.md)."""
+    from . import ROOT
+    from .fallback import FallbackError, build
+    from .load import MenuError
+    from .numbers import to_e164
+    if caller_id and to_e164(caller_id) is None:
+        raise click.UsageError(f"--caller-id {caller_id!r} is not a valid phone number (use +32...)")
+    try:
+        twiml = build(menus or str(ROOT / "menus.yaml"), prompts_dir, to_e164(caller_id) if caller_id else None)
+    except (MenuError, FallbackError) as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(twiml + "\n")
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(twiml)
+
+
+main.add_command(fallback_command)

@@ -18,7 +18,8 @@ from .model import PROMPTS, Helpline, Keys, Language, Line, Menu, Option
 from .yamlfile import Located, Place, Problem, YamlFileError, read
 
 # What an operator may write, and what each part means to the loader.
-TOP_FIELDS = {"languages", "default_language", "keys", "emergency_number", "police_number", "timing"}
+TOP_FIELDS = {"languages", "default_language", "keys", "emergency_number", "police_number", "timing",
+              "fallback"}  # read and checked by ivr/fallback.py
 KEY_FIELDS = {"repeat", "back", "main_menu", "change_language", "quick_exit"}
 TIMING_FIELDS = {"listen_seconds", "silences_before_goodbye", "ring_seconds"}
 LANGUAGE_FIELDS = {"main_menu", "menus", "helplines"}

@@ -41,6 +41,9 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "technical_problem": frozenset({"emergency"}),
     "key_star": frozenset(),
     "key_hash": frozenset(),
+    # The static fallback document (`python -m ivr fallback`), played when the line itself is down.
+    "line_down": frozenset({"emergency", "police"}),
+    "line_down_goodbye": frozenset(),
 })
 
 

@@ -1,0 +1,128 @@
+"""The static TwiML Twilio plays when the line itself does not answer ("Primary handler fails").
+
+It must work with no server of ours: no <Gather>, no URL to call back. In every language, in its
+own voice: the line has a problem, the emergency and police numbers, then the helplines chosen
+under `fallback:` in menus.yaml, each read as the line reads them (number twice). Then either a
+goodbye, or a transfer to the one helpline `fallback: transfer:` names.
+
+    fallback:
+      helplines:            # per language; default: the helplines with a number on the main menu
+        fr: [ecoute-violences-conjugales, prevention-suicide]
+      transfer: ecoute-violences-conjugales   # optional; a helpline of the default language
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from . import speech
+from .load import load
+from .model import Helpline, Language, Line, Menu, Page
+from .numbers import EMERGENCY, spoken
+from .yamlfile import Problem, read
+
+
+class FallbackError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+def build(menus_path: str | Path, prompts_dir: str | Path | None = None, caller_id: str | None = None) -> str:
+    """The fallback TwiML for these files; raises MenuError or FallbackError with every problem."""
+    line = load(menus_path, prompts_dir)
+    doc = read(menus_path)
+    section = doc.data.get("fallback") or {}
+    problems: list[Problem] = []
+
+    def problem(message, *path):
+        problems.append(Problem(doc.place("fallback", *path), message))
+
+    if not isinstance(section, dict) or set(section) - {"helplines", "transfer"}:
+        problem("fallback: takes 'helplines' (per language) and 'transfer' (one helpline id)")
+        section = {}
+    chosen = section.get("helplines") or {}
+    if not isinstance(chosen, dict):
+        problem("fallback: helplines: should list helpline ids per language, like fr: [ecoute-violences-conjugales]", "helplines")
+        chosen = {}
+    readings: dict[str, tuple[Helpline, ...]] = {}
+    for language in line.languages:
+        ids = chosen.get(language.code)
+        if ids is None:
+            readings[language.code] = main_menu_helplines(language)
+            continue
+        found = []
+        for i, hid in enumerate(ids if isinstance(ids, list) else [ids]):
+            helpline = language.helplines.get(str(hid))
+            if helpline is None:
+                problem(f"fallback: '{hid}' is not a helpline of language {language.code}", "helplines", language.code, i)
+            elif helpline.number is None:
+                problem(f"fallback: '{hid}' has no number to say; a caller with no line to call back needs one",
+                        "helplines", language.code, i)
+            else:
+                found.append(helpline)
+        readings[language.code] = tuple(found)
+    for code in chosen:
+        if line.language(str(code)) is None:
+            problem(f"fallback: helplines: '{code}' is not a language of the line", "helplines", code)
+
+    transfer = None
+    if section.get("transfer") is not None:
+        default = line.language(line.default_language)
+        transfer = default.helplines.get(str(section["transfer"]))
+        if transfer is None or not transfer.transfer:
+            problem(f"fallback: transfer: '{section['transfer']}' should be a helpline of {default.code} "
+                    "with a transfer: number", "transfer")
+            transfer = None
+        elif not transfer.show_caller_number and not caller_id:
+            # Without a caller ID Twilio would show the caller's own number to the helpline.
+            problem("fallback: transfer: needs a caller ID: set IVR_TRANSFER_CALLER_ID or use --caller-id", "transfer")
+            transfer = None
+    if problems:
+        raise FallbackError(problems)
+    return render(line, readings, transfer, caller_id)
+
+
+def main_menu_helplines(language: Language) -> tuple[Helpline, ...]:
+    """The helplines with a number on the pages right under the main menu, emergency numbers aside
+    (they are said first anyway), in the order of the menu."""
+    main = language.node(())
+    found: list[Helpline] = []
+    for option in main.options if isinstance(main, Menu) else ():
+        page = language.node((option.key,))
+        if isinstance(page, Page):
+            for helpline in page.helplines:
+                if helpline.number is not None and helpline.number.kind != EMERGENCY and helpline not in found:
+                    found.append(helpline)
+    return tuple(found)
+
+
+def render(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: Helpline | None,
+           caller_id: str | None) -> str:
+    response = VoiceResponse()
+
+    def say(said: speech.Said):
+        language = line.language(said.language)
+        response.say(said.text, voice=language.voice, language=language.speech_language)
+
+    for language in line.languages:
+        say(speech.sentence(language, "line_down", emergency=spoken(line.emergency_number),
+                            police=spoken(line.police_number)))
+        for helpline in readings[language.code]:
+            for said in speech.helpline_reading(language, helpline, None):
+                say(said)
+        if transfer is None:
+            say(speech.sentence(language, "line_down_goodbye"))
+    if transfer is not None:
+        for language in line.languages:
+            say(speech.sentence(language, "transferring", name=transfer.name))
+        # No action URL: when the transfer ends Twilio goes on to the next verbs, with no server.
+        dial = response.dial(timeout=line.ring_seconds,
+                             caller_id=None if transfer.show_caller_number else caller_id)
+        dial.number(transfer.transfer)
+        for language in line.languages:
+            say(speech.sentence(language, "dial_yourself", number=spoken(transfer.number)))
+            say(speech.sentence(language, "line_down_goodbye"))
+    response.hangup()
+    return str(response)
