@@ -52,8 +52,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         TRANSFER_CALLER_ID=os.environ.get("IVR_TRANSFER_CALLER_ID", ""),
         LANGUAGE_BY_NUMBER=os.environ.get("IVR_LANGUAGE_BY_NUMBER", ""),
         TRUSTED_PROXIES=os.environ.get("IVR_TRUSTED_PROXIES", "1"),
-        # Twilio's webhook bodies are under 2 KB; anything far larger is not Twilio.
-        MAX_CONTENT_LENGTH=32 * 1024,
+        # Twilio's webhook bodies are under 2 KB; anything eight times larger is not Twilio.
+        MAX_CONTENT_LENGTH=16 * 1024,
     )
     if test_config:
         app.config.from_mapping(test_config)

@@ -106,6 +106,8 @@ def _url_as_requested() -> str:
 
 @bp.before_request
 def check_signature():
+    # Read the body first, whatever the route or mode: one over MAX_CONTENT_LENGTH is refused with 413.
+    request.get_data(cache=True)
     if current_app.config.get("ALLOW_UNSIGNED"):
         # Local development only: never answer the network without signatures.
         if request.remote_addr not in ("127.0.0.1", "::1"):

@@ -1,0 +1,112 @@
+"""Property-based: whatever arrives, the line answers valid TwiML or a clean 4xx, never a 5xx.
+
+Hypothesis sends random paths, methods, query strings, parameters, Digits, DialCallStatus and raw
+bodies (huge, non-UTF-8), both signed as Twilio would sign them (so they get past the signature
+check into the call flow) and unsigned."""
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twilio.request_validator import RequestValidator
+
+from ivr import create_app
+from ivr.phone import twilio_params
+from conftest import PUBLIC_URL, TOKEN
+
+VERBS = {"Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Number", "Hangup"}
+LIMIT = 16 * 1024
+FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+KNOWN = ["/voice", "/voice/language", "/voice/language/key", "/voice/fr/node", "/voice/fr/key",
+         "/voice/fr/dialed", "/voice/nl/key", "/voice/xx/key", "/voice/fr", "/", "/voice/fr/key/extra"]
+STATUSES = ["completed", "answered", "busy", "no-answer", "failed", "canceled", "", "queued"]
+some_text = st.text(max_size=40) | st.text(alphabet="0123456789*#.", max_size=12)
+
+paths = st.one_of(
+    st.sampled_from(KNOWN[:8]), st.sampled_from(KNOWN[:8]), st.sampled_from(KNOWN),
+    st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=5).map(
+        lambda parts: "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)),
+)
+key_paths = st.lists(st.sampled_from(list("0123456789*#")), max_size=4).map(".".join)
+queries = st.fixed_dictionaries({}, optional={
+    "at": key_paths | some_text,
+    "n": st.integers(min_value=-2, max_value=12).map(str) | some_text,
+    "line": st.sampled_from(["ecoute-violences-conjugales", "prevention-suicide", "sos-viol", "tele-accueil"]) | some_text,
+    "fresh": st.sampled_from(["1", "0"]) | some_text,
+    "e": st.sampled_from(["1", "0"]) | some_text,
+    "x": some_text,
+})
+params = st.fixed_dictionaries(
+    {"Digits": some_text | st.sampled_from(list("0123456789*#")),
+     "DialCallStatus": st.sampled_from(STATUSES) | some_text},
+    optional={"Junk": st.text(max_size=200), "From": some_text, "CallSid": some_text},
+)
+methods = st.sampled_from(["POST"] * 8 + ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+
+
+@pytest.fixture(scope="module")
+def signed_app():
+    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def unsigned_app():
+    return create_app({"TWILIO_AUTH_TOKEN": "", "ALLOW_UNSIGNED": True, "TESTING": True})
+
+
+def check(response, path):
+    assert response.status_code < 500, (path, response.status_code)
+    if response.status_code >= 400 or path.split("?")[0] in ("/healthz", "/metrics"):
+        return
+    assert response.status_code == 200
+    if not response.data:  # HEAD / OPTIONS
+        return
+    assert response.mimetype == "text/xml", (path, response.mimetype)
+    root = ET.fromstring(response.get_data())
+    assert root.tag == "Response"
+    assert {element.tag for element in root.iter()} - {"Response"} <= VERBS
+
+
+@FUZZ
+@given(method=methods, path=paths, query=queries, extra=params)
+def test_signed_requests_of_any_shape_get_twiml_or_a_clean_4xx(signed_app, method, path, query, extra):
+    url_path = path + ("?" + urllib.parse.urlencode(query) if query else "")
+    form = dict(twilio_params(), **extra)
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC_URL + url_path, form if method == "POST" else {})
+    response = signed_app.test_client().open(
+        url_path, method=method, data=form if method == "POST" else None, base_url=PUBLIC_URL,
+        headers={"X-Twilio-Signature": signature})
+    check(response, url_path)
+    if method == "POST" and path in KNOWN[:8]:
+        assert response.status_code == 200  # a signed webhook is always answered with TwiML
+
+
+@FUZZ
+@given(path=paths, query=queries, body=st.binary(max_size=3000),
+       content_type=st.sampled_from(["application/x-www-form-urlencoded", "text/plain", "multipart/form-data",
+                                     "application/x-www-form-urlencoded; charset=latin-1"]))
+def test_raw_and_non_utf8_bodies_get_twiml_or_a_clean_4xx(unsigned_app, path, query, body, content_type):
+    url_path = path + ("?" + urllib.parse.urlencode(query) if query else "")
+    response = unsigned_app.test_client().post(url_path, data=body, content_type=content_type)
+    check(response, url_path)
+
+
+@settings(max_examples=20, deadline=None)
+@given(size=st.integers(min_value=LIMIT + 1, max_value=4 * LIMIT), path=st.sampled_from(KNOWN[:8]),
+       signed=st.booleans())
+def test_bodies_over_the_limit_get_413_on_every_webhook(signed_app, unsigned_app, size, path, signed):
+    app = signed_app if signed else unsigned_app
+    response = app.test_client().post(path, data=b"Digits=1&Junk=" + b"x" * size, base_url=PUBLIC_URL,
+                                      content_type="application/x-www-form-urlencoded",
+                                      headers={"X-Twilio-Signature": "anything"})
+    assert response.status_code == 413
+
+
+def test_a_body_of_twilios_usual_size_is_answered(signed_app):
+    form = dict(twilio_params(), Digits="1", Junk="x" * 1500)  # about 2 KB in all
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC_URL + "/voice/language/key", form)
+    response = signed_app.test_client().post("/voice/language/key", data=form, base_url=PUBLIC_URL,
+                                             headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200 and b"Menu principal" in response.data
