@@ -13,6 +13,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .live import LiveLine
 from .load import MenuError, load
 from .numbers import to_e164
 
@@ -22,13 +23,6 @@ log = logging.getLogger(__name__)
 
 class ConfigError(RuntimeError):
     """The app cannot start with this configuration; the message says what to set."""
-
-
-class LineHolder:
-    """The loaded line of this worker; everything else reads it through here."""
-
-    def __init__(self, line):
-        self.line = line
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -41,6 +35,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         TRANSFER_CALLER_ID=os.environ.get("IVR_TRANSFER_CALLER_ID", ""),
         LANGUAGE_BY_NUMBER=os.environ.get("IVR_LANGUAGE_BY_NUMBER", ""),
         TRUSTED_PROXIES=os.environ.get("IVR_TRUSTED_PROXIES", "1"),
+        # How often each worker looks for edited menu files; 0 turns live reload off.
+        RELOAD_SECONDS=os.environ.get("IVR_RELOAD_SECONDS", "2"),
         # Twilio's webhook bodies are under 2 KB; anything far larger is not Twilio.
         MAX_CONTENT_LENGTH=32 * 1024,
     )
@@ -55,7 +51,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     for number, code in app.config["LANGUAGE_BY_NUMBER"].items():
         if line.language(code) is None:
             raise ConfigError(f"IVR_LANGUAGE_BY_NUMBER maps a number to '{code}', which menus.yaml does not offer")
-    app.extensions["ivr"] = LineHolder(line)
+    live = LiveLine(app.config["MENUS"], app.config["PROMPTS"], line, float(app.config["RELOAD_SECONDS"]))
+    app.extensions["ivr"] = live
+    app.before_request(live.watch)
 
     from . import web
     app.register_blueprint(web.bp)

@@ -28,8 +28,44 @@ def check_command(menus, prompts_dir):
                + (f", {len(problems)} warning(s)" if problems else ""))
 
 
+def _load_or_exit(menus, prompts_dir):
+    from . import ROOT
+    line, problems = inspect(menus or str(ROOT / "menus.yaml"), prompts_dir)
+    if line is None:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    return line
+
+
+@click.command("tree")
+@click.argument("menus", required=False)
+@click.option("--prompts", "prompts_dir", help="folder of the prompts files")
+@click.option("--lang", help="only this language, e.g. fr or nl")
+def tree_command(menus, prompts_dir, lang):
+    """Print the phone tree as a caller hears it: keys, helplines, numbers, transfers."""
+    from .overview import tree
+    line = _load_or_exit(menus, prompts_dir)
+    if lang and line.language(lang) is None:
+        raise click.BadParameter(f"the line offers {', '.join(l.code for l in line.languages)}", param_hint="--lang")
+    click.echo(tree(line, lang), nl=False)
+
+
+@click.command("map")
+@click.argument("menus", required=False)
+@click.option("--prompts", "prompts_dir", help="folder of the prompts files")
+def map_command(menus, prompts_dir):
+    """Print the phone tree as a Mermaid diagram (GitHub and most editors draw it)."""
+    from .overview import mermaid
+    click.echo(mermaid(_load_or_exit(menus, prompts_dir)), nl=False)
+
+
+OPERATOR_COMMANDS = (check_command, tree_command, map_command)
+
+
 def register(app) -> None:
-    app.cli.add_command(check_command)
+    for command in OPERATOR_COMMANDS:
+        app.cli.add_command(command)
 
 
 @click.group()
@@ -37,4 +73,5 @@ def main():
     """The helpline phone line's tools."""
 
 
-main.add_command(check_command)
+for _command in OPERATOR_COMMANDS:
+    main.add_command(_command)

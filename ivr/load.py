@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import hashlib
+import re
 import string
 from pathlib import Path
 from types import MappingProxyType
@@ -42,9 +43,16 @@ class MenuError(Exception):
         super().__init__(f"{len(errors)} problem(s) in the menu files:\n" + "\n".join(map(str, errors)))
 
 
+SAY_LIMIT = 3000  # Twilio refuses a longer <Say> with a Polly voice
+FOLLOW_LIMIT = 600  # past this (about 40 seconds of speech) a frightened caller loses the thread
+SENTENCE_LIMIT = 160  # one sentence longer than this is hard to follow by ear
+RECHECK_AFTER = datetime.timedelta(days=365)
+
+
 class _Checker:
-    def __init__(self):
+    def __init__(self, today: datetime.date):
         self.problems: list[Problem] = []
+        self.today = today
 
     def error(self, place: Place, message: str):
         self.problems.append(Problem(place, message, "error"))
@@ -78,7 +86,16 @@ class _Checker:
         if isinstance(value, (dict, list, bool)) or str(value).strip() == "":
             self.error(doc.place(*path), f"{what} should be a sentence of text, not empty")
             return None
-        return " ".join(str(value).split())
+        text = " ".join(str(value).split())
+        if len(text) > SAY_LIMIT:
+            self.error(doc.place(*path), f"{what} is {len(text)} characters; Twilio's voices stop at {SAY_LIMIT}: shorten it")
+        elif len(text) > FOLLOW_LIMIT:
+            self.warning(doc.place(*path), f"{what} is {len(text)} characters, long for a caller to follow; keep it under {FOLLOW_LIMIT}")
+        else:
+            longest = max(re.split(r"(?<=[.!?])\s+", text), key=len)
+            if len(longest) > SENTENCE_LIMIT:
+                self.warning(doc.place(*path), f"{what} has a sentence of {len(longest)} characters (\"{longest[:40]}...\"); split it into shorter ones")
+        return text
 
     def flag(self, doc: Located, path: tuple, value, what: str) -> bool:
         if value is None:
@@ -97,11 +114,12 @@ def load(menus_path: str | Path, prompts_dir: str | Path | None = None) -> Line:
     return line
 
 
-def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None) -> tuple[Line | None, list[Problem]]:
+def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
+            today: datetime.date | None = None) -> tuple[Line | None, list[Problem]]:
     """Every problem in the files (errors and warnings), and the line if there is no error."""
     menus_path = Path(menus_path)
     prompts_dir = Path(prompts_dir) if prompts_dir else menus_path.parent / "prompts"
-    check = _Checker()
+    check = _Checker(today or datetime.date.today())
     digest = hashlib.sha256()
     try:
         doc = read(menus_path)
@@ -214,7 +232,10 @@ def _prompts(check: _Checker, path: Path, digest) -> tuple[str, str, MappingProx
         check.problems.append(e.problem)
         return None
     digest.update(path.read_bytes())
-    data = check.fields(doc, (), doc.data, PROMPT_FILE_FIELDS, f"prompts file {path.name}")
+    data = doc.data if isinstance(doc.data, dict) else check.fields(doc, (), doc.data, PROMPT_FILE_FIELDS, f"prompts file {path.name}")
+    for name in data:
+        if str(name) not in PROMPT_FILE_FIELDS:
+            check.warning(doc.place(name), f"the sentence '{name}' in {path.name} is never used by the line{_suggest(name, PROMPT_FILE_FIELDS)}")
     ok = True
     voice = check.text(doc, ("voice",), data.get("voice"), "voice (the Twilio voice, e.g. Polly.Isabelle-Neural)")
     speech_language = check.text(doc, ("language",), data.get("language"), "language (e.g. fr-BE)")
@@ -278,7 +299,40 @@ def _tree(check: _Checker, doc: Located, code: str, value, keys: Keys):
             for hid in option.helplines:
                 if hid not in raw_helplines:
                     check.error(where, f"key {option.key} of menu '{mid}' reads helpline '{hid}', which does not exist{_suggest(hid, raw_helplines)}")
+    if main is not None and str(main) in menus:
+        _reach(check, doc, code, menus, raw_helplines, str(main))
     return MappingProxyType(menus), MappingProxyType(helplines), str(main) if main is not None else ""
+
+
+MAX_LEVELS = 3  # the main menu is level 1; callers get lost further down
+
+
+def _reach(check: _Checker, doc: Located, code: str, menus: dict, helplines: dict, main: str) -> None:
+    """Walk the tree as callers can: loops are errors, unreachable or too deep parts warnings."""
+    reached_menus, reached_lines, too_deep = {main}, set(), set()
+
+    def visit(mid: str, level: int, trail: tuple):
+        for i, option in enumerate(menus[mid].options):
+            where = doc.place(code, "menus", mid, "options", i)
+            if option.helplines:
+                reached_lines.update(option.helplines)
+                if level + 1 > MAX_LEVELS and mid not in too_deep:
+                    too_deep.add(mid)
+                    check.warning(where, f"callers reach this at level {level + 1} (main menu is 1); keep the tree at most {MAX_LEVELS} levels deep")
+            elif option.menu in menus:
+                if option.menu in trail:
+                    check.error(where, f"key {option.key} of menu '{mid}' leads back to menu '{option.menu}', which leads here: a loop with no end")
+                    continue
+                reached_menus.add(option.menu)
+                visit(option.menu, level + 1, trail + (option.menu,))
+
+    visit(main, 1, (main,))
+    for mid in menus:
+        if mid not in reached_menus:
+            check.warning(doc.place(code, "menus", mid), f"no caller can reach menu '{mid}': no option of another menu leads to it")
+    for hid in helplines:
+        if hid not in reached_lines:
+            check.warning(doc.place(code, "helplines", hid), f"no caller can hear helpline '{hid}': no menu option lists it")
 
 
 def _suggest(name, known) -> str:
@@ -326,6 +380,19 @@ def _menu(check: _Checker, doc: Located, path: tuple, mid: str, value, keys: Key
     return Menu(mid, intro, tuple(options))
 
 
+def _short_target(transfer: str) -> str | None:
+    """The short number a transfer target really is ("+32112" is 112), or None."""
+    digits = re.sub(r"[ ./-]", "", transfer)
+    for national in (digits[3:] if digits.startswith("+32") else None, digits):
+        if national and not national.startswith(("0", "+")):
+            try:
+                if not numbers.parse(national).dialable:
+                    return national
+            except numbers.NumberError:
+                pass
+    return None
+
+
 def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> Helpline | None:
     data = check.fields(doc, path, value, HELPLINE_FIELDS, f"helpline '{hid}'")
     errors_before = len(check.problems)
@@ -341,6 +408,8 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
     if checked is not None and not isinstance(checked, datetime.date):
         check.error(doc.place(*path, "checked"), "checked should be the date the number was verified, like 2026-11-28")
         checked = None
+    elif checked is not None and check.today - checked > RECHECK_AFTER:
+        check.warning(doc.place(*path, "checked"), f"helpline '{hid}' was last checked on {checked}, over a year ago: call the service or its site to re-check the number and hours, then update checked:")
 
     number = None
     number_broken = False
@@ -357,7 +426,10 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
     if transfer is not None and not number_broken:  # a broken number is reported once, above
         transfer = str(transfer).strip()
         where = doc.place(*path, "transfer")
-        if number is not None and not number.dialable:
+        target = _short_target(transfer)
+        if target is not None:
+            check.error(where, f"helpline '{hid}': transfer: {transfer} is an emergency or short number ({target}); Twilio cannot put a caller through to it: remove transfer: (the line tells callers to hang up and dial it)")
+        elif number is not None and not number.dialable:
             check.error(where, f"helpline '{hid}': {number.written} is an emergency or short number; the line can never put a caller through to it: remove transfer: (the line tells callers to hang up and dial it)")
         elif not transfer.startswith("+") or numbers.to_e164(transfer) != transfer:
             check.error(where, f"helpline '{hid}': transfer: should be the full number in international form, like +3280030030")
