@@ -6,6 +6,7 @@ menus.yaml -> `load` (checked) -> `model` (immutable) -> `flow` + `speech` (what
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .live import LiveLine
 from .load import MenuError, load
+from .model import BRUSSELS
 from .numbers import to_e164
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +39,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         TRUSTED_PROXIES=os.environ.get("IVR_TRUSTED_PROXIES", "1"),
         # How often each worker looks for edited menu files; 0 turns live reload off.
         RELOAD_SECONDS=os.environ.get("IVR_RELOAD_SECONDS", "2"),
+        # Opening hours are Brussels time; tests put a fixed clock here.
+        CLOCK=lambda: datetime.datetime.now(BRUSSELS),
         # Twilio's webhook bodies are under 2 KB; anything far larger is not Twilio.
         MAX_CONTENT_LENGTH=32 * 1024,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import numbers
-from .model import PROMPTS, Helpline, Keys, Language, Line, Menu, Option
+from .model import PROMPTS, Helpline, Keys, Language, Line, Menu, OpeningHours, Option
 from .yamlfile import Located, Place, Problem, YamlFileError, read
 
 # What an operator may write, and what each part means to the loader.
@@ -27,8 +27,9 @@ MENU_FIELDS = {"intro", "options"}
 OPTION_FIELDS = {"key", "say", "menu", "helpline", "helplines"}
 HELPLINE_FIELDS = {
     "name", "about", "hours", "free", "anonymous", "number", "transfer", "how_to_reach",
-    "show_caller_number", "source", "checked",
+    "show_caller_number", "source", "checked", "opening_hours", "if_closed",
 }
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PROMPT_FILE_FIELDS = {"voice", "language"} | set(PROMPTS)
 KEYPAD = set("0123456789*#")
 DEFAULT_TIMING = {"listen_seconds": 6, "silences_before_goodbye": 2, "ring_seconds": 25}
@@ -299,6 +300,10 @@ def _tree(check: _Checker, doc: Located, code: str, value, keys: Keys):
             for hid in option.helplines:
                 if hid not in raw_helplines:
                     check.error(where, f"key {option.key} of menu '{mid}' reads helpline '{hid}', which does not exist{_suggest(hid, raw_helplines)}")
+    for hid, helpline in helplines.items():
+        for other in helpline.if_closed:
+            if other not in raw_helplines:
+                check.error(doc.place(code, "helplines", hid, "if_closed"), f"if_closed of helpline '{hid}' names '{other}', which does not exist{_suggest(other, raw_helplines)}")
     if main is not None and str(main) in menus:
         _reach(check, doc, code, menus, raw_helplines, str(main))
     return MappingProxyType(menus), MappingProxyType(helplines), str(main) if main is not None else ""
@@ -437,9 +442,75 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
             check.error(where, f"helpline '{hid}': transfer: needs the number: a caller hears, so they can dial it themselves")
         elif number.e164 != transfer:
             check.error(where, f"helpline '{hid}': transfer: {transfer} is not the number callers hear ({number.written} is {number.e164})")
+    opening = _opening_hours(check, doc, path + ("opening_hours",), data.get("opening_hours"))
+    if_closed = data.get("if_closed") or []
+    if not isinstance(if_closed, list) or not all(isinstance(h, str) for h in if_closed):
+        check.error(doc.place(*path, "if_closed"), "if_closed should list helplines to name when this one is closed, e.g. [tele-accueil]")
+        if_closed = []
+    elif if_closed and (opening is None or opening.always):
+        check.warning(doc.place(*path, "if_closed"), f"helpline '{hid}' has if_closed but no opening_hours that ever close it")
     if len(check.problems) > errors_before and any(p.severity == "error" for p in check.problems[errors_before:]):
         return None
     return Helpline(
         id=hid, name=name, about=about, hours=hours, free=free, anonymous=anonymous, number=number,
         transfer=transfer, how_to_reach=how, show_caller_number=show_caller, source=source, checked=checked,
+        opening_hours=opening, if_closed=tuple(if_closed),
     )
+
+
+_TIME = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
+
+
+def _opening_hours(check: _Checker, doc: Located, path: tuple, value) -> OpeningHours | None:
+    """`always`, or days to hours: {monday-friday: "09:00-19:00", saturday: "10:00-12:00, 14:00-16:00",
+    closed: [2026-12-25]}. Times are Brussels time; "22:00-02:00" runs past midnight."""
+    if value is None:
+        return None
+    if value == "always":
+        return OpeningHours(always=True)
+    if not isinstance(value, dict):
+        check.error(doc.place(*path), "opening_hours should be 'always' or days with hours, like monday-friday: \"09:00-19:00\"")
+        return None
+    weekly, closed = [], set()
+    for spec, hours in value.items():
+        where = doc.place(*path, spec)
+        if spec == "closed":
+            if not isinstance(hours, list) or not all(isinstance(d, datetime.date) for d in hours):
+                check.error(where, "closed should list dates like [2026-12-25, 2027-01-01]")
+            else:
+                closed.update(hours)
+            continue
+        days = _days(str(spec))
+        if days is None:
+            check.error(where, f"'{spec}' is not a day: use monday ... sunday, a range like monday-friday, or every day")
+            continue
+        for part in str(hours).split(","):
+            start, sep, end = part.strip().partition("-")
+            s_match, e_match = _TIME.match(start.strip()), _TIME.match(end.strip())
+            if not sep or not s_match or not e_match:
+                check.error(where, f"'{hours}' should be hours like 09:00-19:00 (several: 09:00-12:00, 14:00-17:00)")
+                break
+            a = int(s_match[1]) * 60 + int(s_match[2])
+            b = int(e_match[1]) * 60 + int(e_match[2])
+            if a >= 1440 or b > 1440 or a == b:
+                check.error(where, f"'{part.strip()}' is not a time range; use 00:00 to 24:00")
+                break
+            if b < a:
+                b += 1440  # runs past midnight into the next day
+            weekly.extend((day, a, b) for day in days)
+    if not weekly:
+        check.error(doc.place(*path), "opening_hours gives no day with hours; use 'always' for a line that always answers")
+        return None
+    return OpeningHours(always=False, weekly=tuple(weekly), closed=frozenset(closed))
+
+
+def _days(spec: str) -> list[int] | None:
+    spec = spec.strip().lower()
+    if spec in ("every day", "everyday", "daily"):
+        return list(range(7))
+    first, _, last = spec.partition("-")
+    if first.strip() not in DAYS or (last and last.strip() not in DAYS):
+        return None
+    a = DAYS.index(first.strip())
+    b = DAYS.index(last.strip()) if last else a
+    return [d % 7 for d in range(a, (b if b >= a else b + 7) + 1)]

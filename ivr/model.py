@@ -10,6 +10,7 @@ import datetime
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
+from zoneinfo import ZoneInfo
 
 from .numbers import PhoneNumber
 
@@ -39,6 +40,9 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "after_transfer": frozenset({"key", "main_menu"}),
     "menu_changed": frozenset(),
     "technical_problem": frozenset({"emergency"}),
+    "open_now": frozenset(),
+    "closed_now": frozenset(),
+    "open_alternative": frozenset({"name"}),
     "key_star": frozenset(),
     "key_hash": frozenset(),
 })
@@ -63,6 +67,34 @@ class Keys:
         }
 
 
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """When a helpline answers, in Brussels time. A range may run past midnight (22:00-02:00);
+    a closed date closes that whole calendar day, including the end of the night before."""
+    always: bool
+    weekly: tuple[tuple[int, int, int], ...] = ()  # (weekday, Monday = 0; start; end) in minutes
+    closed: frozenset[datetime.date] = frozenset()
+
+    def is_open(self, now: datetime.datetime) -> bool:
+        if self.always:
+            return True
+        local = now.astimezone(BRUSSELS) if now.tzinfo else now
+        if local.date() in self.closed:
+            return False
+        minute = local.hour * 60 + local.minute
+        today = local.weekday()
+        yesterday = (today - 1) % 7
+        for day, start, end in self.weekly:
+            if day == today and start <= minute < end:
+                return True
+            if day == yesterday and end > 1440 and minute < end - 1440:
+                return True
+        return False
+
+
 @dataclass(frozen=True)
 class Helpline:
     id: str
@@ -77,6 +109,12 @@ class Helpline:
     show_caller_number: bool  # transfer with the caller's own number as caller ID (off by default)
     source: str | None
     checked: datetime.date | None
+    opening_hours: OpeningHours | None = None  # None: not confirmed, so never claimed
+    if_closed: tuple[str, ...] = ()  # helplines to name instead while this one is closed
+
+    def open_at(self, now: datetime.datetime) -> bool | None:
+        """True or False when the hours are known, None when they are not."""
+        return None if self.opening_hours is None else self.opening_hours.is_open(now)
 
 
 @dataclass(frozen=True)
@@ -122,6 +160,22 @@ class Language:
     main_menu: str
     menus: Mapping[str, Menu]
     helplines: Mapping[str, Helpline]
+
+    def alternative_to(self, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> Helpline | None:
+        """An open helpline to name while `helpline` is closed: the operator's choice
+        (if_closed) first, then one from the same page, then from the same menu."""
+        candidates = [self.helplines[h] for h in helpline.if_closed if h in self.helplines]
+        page = self.node(at)
+        if isinstance(page, Page):
+            candidates += page.helplines
+        menu = self.node(at[:-1]) if at else None
+        if isinstance(menu, Menu):
+            for option in menu.options:
+                candidates += [self.helplines[h] for h in option.helplines if h in self.helplines]
+        for candidate in candidates:
+            if candidate.id != helpline.id and candidate.open_at(now) and (candidate.number or candidate.how_to_reach):
+                return candidate
+        return None
 
     def node(self, path: tuple[str, ...]) -> Menu | Page | None:
         """The menu or page reached by pressing `path` from the main menu, or None."""

@@ -80,9 +80,13 @@ def _answer(reply: flow.Reply) -> Response:
         # Twilio would otherwise show the caller's own number to the helpline.
         log.warning("transfer refused: no caller ID; set IVR_TRANSFER_CALLER_ID")
         language = line().language(nxt.then.language)
-        reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed")
+        reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed", _now())
     body = twiml.render(line(), reply, step_url, caller_id)
     return Response(body, mimetype="text/xml")
+
+
+def _now():
+    return current_app.config["CLOCK"]()
 
 
 def _caller_id() -> str | None:
@@ -121,34 +125,34 @@ def check_signature():
 @bp.route("/voice", methods=["POST"])
 def incoming():
     code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(request.form.get("To", "")) or "")
-    return _answer(flow.incoming(line(), code))
+    return _answer(flow.incoming(line(), _now(), code))
 
 
 @bp.route("/voice/language", methods=["POST"])
 def language_choice():
-    return _answer(flow.language_choice(line(), _silences()))
+    return _answer(flow.language_choice(line(), _silences(), _now()))
 
 
 @bp.route("/voice/language/key", methods=["POST"])
 def language_key():
-    return _answer(flow.language_key(line(), _digits(), _silences()))
+    return _answer(flow.language_key(line(), _digits(), _silences(), _now()))
 
 
 @bp.route("/voice/<code>/<any(node, key, dialed):action>", methods=["POST"])
 def step(code: str, action: str):
-    the_line = line()
+    the_line, now = line(), _now()
     language = the_line.language(code)
     if language is None:
-        return _answer(flow.language_choice(the_line, 0))
+        return _answer(flow.language_choice(the_line, 0, now))
     at = _at()
     if at is None:
-        return _answer(flow.menu_changed(the_line, language))
+        return _answer(flow.menu_changed(the_line, language, now))
     if action == "node":
-        return _answer(flow.node(the_line, language, at, _silences(), fresh=request.args.get("fresh") == "1"))
+        return _answer(flow.node(the_line, language, at, _silences(), now, fresh=request.args.get("fresh") == "1"))
     if action == "key":
-        return _answer(flow.key(the_line, language, at, _silences(), _digits()))
+        return _answer(flow.key(the_line, language, at, _silences(), _digits(), now))
     status = request.form.get("DialCallStatus", "")
-    return _answer(flow.dialed(the_line, language, at, request.args.get("line"), status))
+    return _answer(flow.dialed(the_line, language, at, request.args.get("line"), status, now))
 
 
 @bp.errorhandler(Exception)
