@@ -59,8 +59,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["ivr"] = live
     app.before_request(live.watch)
 
-    from . import web
+    from . import media, web
     app.register_blueprint(web.bp)
+    app.register_blueprint(media.bp)
     from . import commands
     commands.register(app)
 

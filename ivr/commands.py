@@ -7,6 +7,7 @@ import sys
 import click
 
 from .load import inspect
+from .model import RECORDABLE_PROMPTS
 
 
 @click.command("check")
@@ -23,6 +24,13 @@ def check_command(menus, prompts_dir):
     if line is None:
         click.echo(f"{errors} error(s): the line would refuse these files and keep the last good ones.")
         sys.exit(1)
+    for language in line.languages:
+        recordable = set(RECORDABLE_PROMPTS) | set(language.helplines)
+        recorded = sorted(language.recordings)
+        spoken = sorted(recordable - set(recorded))
+        click.echo(f"{language.code}: {len(recorded)} of {len(recordable)} texts recorded"
+                   + (f" ({', '.join(recorded)})" if recorded else "")
+                   + f"; spoken by the voice: {', '.join(spoken)}")
     languages = ", ".join(lang.code for lang in line.languages)
     click.echo(f"OK: {menus} ({languages}), version {line.version}"
                + (f", {len(problems)} warning(s)" if problems else ""))

@@ -15,7 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import numbers
-from .model import PROMPTS, Helpline, Keys, Language, Line, Menu, OpeningHours, Option
+from .model import (AUDIO_TYPES, PROMPTS, RECORDABLE_PROMPTS, Helpline, Keys, Language, Line, Menu,
+                    OpeningHours, Option, Recording)
 from .yamlfile import Located, Place, Problem, YamlFileError, read
 
 # What an operator may write, and what each part means to the loader.
@@ -160,7 +161,8 @@ def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
         if prompts is None:
             continue
         voice, speech_language, texts = prompts
-        languages.append(Language(code, lkey, voice, speech_language, texts, main, menus, helplines))
+        recordings = _recordings(check, prompts_dir / code, set(helplines) | set(top[code].get("helplines") or {}), digest)
+        languages.append(Language(code, lkey, voice, speech_language, texts, main, menus, helplines, recordings))
 
     if check.failed:
         return None, check.problems
@@ -267,6 +269,37 @@ def _prompts(check: _Checker, path: Path, digest) -> tuple[str, str, MappingProx
     if not ok or voice is None or speech_language is None:
         return None
     return voice, speech_language, MappingProxyType(texts)
+
+
+def _recordings(check: _Checker, folder: Path, helpline_ids: set, digest) -> MappingProxyType:
+    """Audio files under prompts/<language>/ named after a prompt or a helpline."""
+    found = {}
+    if not folder.is_dir():
+        return MappingProxyType(found)
+    names = RECORDABLE_PROMPTS | {str(h) for h in helpline_ids}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        where = Place(str(path), 1, 1)
+        if path.suffix.lower() not in AUDIO_TYPES:
+            check.warning(where, f"{path.name} is not played: recordings must be {' or '.join(AUDIO_TYPES)}")
+            continue
+        if path.stem in PROMPTS and path.stem not in RECORDABLE_PROMPTS:
+            check.warning(where, f"{path.name} is not played: '{path.stem}' changes with each use (names, numbers or keys), so only the voice can say it")
+            continue
+        if path.stem not in names:
+            check.warning(where, f"{path.name} matches no sentence or helpline, so it is never played{_suggest(path.stem, names)}")
+            continue
+        if path.stem in found:
+            check.error(where, f"two recordings for '{path.stem}' in {folder}; keep one")
+            continue
+        content = path.read_bytes()
+        if not content:
+            check.error(where, f"{path.name} is empty; record it again or remove it")
+            continue
+        digest.update(content)
+        found[path.stem] = Recording(path.name, hashlib.sha256(content).hexdigest()[:10])
+    return MappingProxyType(found)
 
 
 def _tree(check: _Checker, doc: Located, code: str, value, keys: Keys):

@@ -7,7 +7,7 @@ it travels in the URL Twilio calls back, so any worker can answer any step.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 from zoneinfo import ZoneInfo
@@ -46,6 +46,24 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "key_star": frozenset(),
     "key_hash": frozenset(),
 })
+
+
+# Fixed sentences an operator may replace by a recording: those that are the same every time
+# they are said (their blanks are the line's fixed numbers and keys). A helpline's recording
+# replaces its name, description and hours; its number is always read from menus.yaml, so a
+# recording can never give a caller an outdated number.
+RECORDABLE_PROMPTS = frozenset({
+    "safety", "keys_help", "page_help", "not_an_option", "silence_goodbye", "quick_exit_message",
+    "free_and_anonymous", "free", "anonymous", "menu_changed", "technical_problem", "open_now",
+    "closed_now",
+})
+AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}  # what Twilio's <Play> accepts and we serve
+
+
+@dataclass(frozen=True)
+class Recording:
+    file: str  # the file name under prompts/<language>/
+    version: str  # a hash of its content, so caches fetch a replaced file again
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,7 @@ class Language:
     main_menu: str
     menus: Mapping[str, Menu]
     helplines: Mapping[str, Helpline]
+    recordings: Mapping[str, Recording] = field(default_factory=lambda: MappingProxyType({}))  # by prompt or helpline
 
     def alternative_to(self, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> Helpline | None:
         """An open helpline to name while `helpline` is closed: the operator's choice

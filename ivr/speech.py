@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from .model import Helpline, Language, Line, Menu, Page
+from .model import Helpline, Language, Line, Menu, Page, Recording
 from .numbers import FULL, spoken
 
 
@@ -17,6 +17,7 @@ from .numbers import FULL, spoken
 class Said:
     text: str
     language: str  # a language code of the line: "fr", "nl"
+    recording: Recording | None = None  # played instead of speaking the text, where an operator recorded it
 
 
 def key_name(language: Language, key: str) -> str:
@@ -28,7 +29,7 @@ def key_name(language: Language, key: str) -> str:
 
 
 def sentence(language: Language, prompt: str, **blanks: str) -> Said:
-    return Said(language.prompts[prompt].format(**blanks), language.code)
+    return Said(language.prompts[prompt].format(**blanks), language.code, language.recordings.get(prompt))
 
 
 def language_choice(line: Line) -> tuple[Said, ...]:
@@ -89,10 +90,12 @@ def page(line: Line, language: Language, node: Page, at: tuple[str, ...], now: d
 def helpline_reading(language: Language, helpline: Helpline, transfer_key: str | None,
                      is_open: bool | None = None) -> tuple[Said, ...]:
     """As a volunteer would say it: who, what, when, free or anonymous, then the number twice."""
-    said = [Said(_end(helpline.name), language.code)]
-    for fact in (helpline.about, helpline.hours):
-        if fact:
-            said.append(Said(_end(fact), language.code))
+    recording = language.recordings.get(helpline.id)
+    description = " ".join(_end(fact) for fact in (helpline.name, helpline.about, helpline.hours) if fact)
+    if recording:
+        said = [Said(description, language.code, recording)]
+    else:
+        said = [Said(_end(fact), language.code) for fact in (helpline.name, helpline.about, helpline.hours) if fact]
     if is_open is not None and not helpline.opening_hours.always:
         said.append(sentence(language, "open_now" if is_open else "closed_now"))
     if helpline.free and helpline.anonymous:

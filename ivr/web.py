@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from . import flow, twiml
 from .flow import Step
 from .load import KEYPAD
+from .media import media_url
 from .numbers import to_e164
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def _answer(reply: flow.Reply) -> Response:
         log.warning("transfer refused: no caller ID; set IVR_TRANSFER_CALLER_ID")
         language = line().language(nxt.then.language)
         reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed", _now())
-    body = twiml.render(line(), reply, step_url, caller_id)
+    body = twiml.render(line(), reply, step_url, caller_id, media_url)
     return Response(body, mimetype="text/xml")
 
 
@@ -166,7 +167,7 @@ def technical_problem(error):
         parts = request.path.split("/")
         language = the_line.language(parts[2]) if len(parts) > 3 else None
         reply = flow.technical_problem(the_line, language, again=request.args.get("e") == "1")
-        return Response(twiml.render(the_line, reply, step_url, None), mimetype="text/xml")
+        return Response(twiml.render(the_line, reply, step_url, None, media_url), mimetype="text/xml")
     except Exception:  # the menu model itself is unusable: still answer the caller
         log.exception("could not even apologise at %s", request.path)
         response = VoiceResponse()
