@@ -37,41 +37,55 @@ def test_a_loop_between_menus_is_an_error(menu_copy):
                       '          say: "Si vous pensez au suicide"\n          menu: accueil')
     (error,) = errors_of(menu_copy)
     assert "leads back to menu 'accueil', which leads here: a loop with no end" in error
+    assert error.startswith(f"{menu_copy.menus}:{menu_copy.line_of('          menu: accueil') - 2}:")
 
 
 def test_a_fourth_level_is_a_warning(menu_copy):
     menu_copy.replace('          say: "Si vous pensez au suicide"\n          helpline: prevention-suicide',
                       '          say: "Si vous pensez au suicide"\n          menu: profond')
     menu_copy.replace("  helplines:\n    urgence-medicale:", "    profond:\n      options:\n        - key: 1\n          say: \"x\"\n          helpline: prevention-suicide\n\n  helplines:\n    urgence-medicale:")
-    warnings = warnings_of(menu_copy)
-    assert any("at level 4 (main menu is 1); keep the tree at most 3 levels deep" in w for w in warnings)
+    (warning,) = warnings_of(menu_copy)
+    assert "at level 4 (main menu is 1); keep the tree at most 3 levels deep" in warning
+    assert warning.startswith(f"{menu_copy.menus}:{menu_copy.line_of('helpline: prevention-suicide') - 2}:")
 
 
 def test_more_than_six_options_is_a_warning(menu_copy):
     menu_copy.replace('        - key: 6\n', '        - key: 7\n          say: "Sept"\n          helpline: police\n        - key: 6\n')
-    assert any("menu 'accueil' has 7 options; callers remember at most six" in w for w in warnings_of(menu_copy))
+    (warning,) = warnings_of(menu_copy)
+    assert "menu 'accueil' has 7 options; callers remember at most six" in warning
+    assert warning.startswith(f"{menu_copy.menus}:{menu_copy.line_of('    accueil:') + 2}:")  # its options:
 
 
 def test_an_unused_prompt_is_a_warning_with_the_closest_name(menu_copy):
     menu_copy.replace("key_hash:", "transfer_bussy: \"x\"\nkey_hash:", file="prompts/fr.yaml")
     (warning,) = warnings_of(menu_copy)
     assert "'transfer_bussy' in fr.yaml is never used by the line; did you mean 'transfer_busy'?" in warning
+    assert warning.startswith(f"{menu_copy.prompts / 'fr.yaml'}:{menu_copy.line_of('transfer_bussy', 'prompts/fr.yaml')}:1:")
 
 
 def test_texts_too_long_for_twilio_are_errors_and_long_ones_warnings(menu_copy):
     menu_copy.replace('name: "Police"', 'name: "' + "Police. " * 400 + '"')
-    assert any("characters; Twilio's voices stop at 3000" in e for e in errors_of(menu_copy))
+    (error,) = errors_of(menu_copy)
+    assert "is 3199 characters; Twilio's voices stop at 3000" in error
+    where = menu_copy.line_of('name: "Police. Police.')
+    assert error.startswith(f"{menu_copy.menus}:{where}:")
 
 
 def test_a_long_sentence_is_a_warning(menu_copy):
     menu_copy.replace('name: "Police"', 'name: "Police ' + "et encore " * 20 + '"')
-    assert any("has a sentence of" in w and "split it" in w for w in warnings_of(menu_copy))
+    (warning,) = warnings_of(menu_copy)
+    assert "has a sentence of 206 characters" in warning and "split it" in warning
+    where = menu_copy.line_of('name: "Police et encore')
+    assert warning.startswith(f"{menu_copy.menus}:{where}:")
 
 
 def test_a_number_checked_over_a_year_ago_is_a_warning(menu_copy):
     later = datetime.date(2027, 12, 1)
     warnings = warnings_of(menu_copy, today=later)
-    assert any("helpline 'sos-viol' was last checked on 2026-11-28, over a year ago" in w for w in warnings)
+    assert len(warnings) == 25  # every helpline of both languages
+    sos = next(w for w in warnings if "helpline 'sos-viol' was last checked on 2026-11-28, over a year ago" in w)
+    sos_line = menu_copy.line_of("    sos-viol:")
+    assert any(sos.startswith(f"{menu_copy.menus}:{n}:") for n in range(sos_line, sos_line + 15))
     assert warnings_of(menu_copy, today=datetime.date(2027, 11, 1)) == []
 
 
@@ -195,3 +209,9 @@ def test_each_worker_watches_the_files_by_itself(menu_copy):
             break
         time.sleep(0.05)
     assert "En cas de violences sexuelles" in c.said
+
+
+def test_the_readme_shows_the_map_of_the_shipped_menus(line):
+    from ivr import ROOT
+    from ivr.overview import mermaid
+    assert "```mermaid\n" + mermaid(line) + "```" in (ROOT / "README.md").read_text(encoding="utf-8")
