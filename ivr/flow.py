@@ -30,7 +30,6 @@ class Step:
     at: tuple[str, ...] = ()
     silences: int = 0
     helpline: str | None = None
-    fresh: bool = False  # "node" only: the caller just chose this language, say the safety message
     after_error: bool = False  # sent here by technical_problem: a second failure ends the call
 
 

@@ -40,8 +40,6 @@ def step_url(step: Step) -> str:
             query.append("at=" + ".".join(step.at))
         if step.helpline:
             query.append("line=" + step.helpline)
-        if step.fresh:
-            query.append("fresh=1")
     if step.silences:
         query.append(f"n={step.silences}")
     if step.after_error:
@@ -149,7 +147,7 @@ def step(code: str, action: str):
     if at is None:
         return _answer(flow.menu_changed(the_line, language, now))
     if action == "node":
-        return _answer(flow.node(the_line, language, at, _silences(), now, fresh=request.args.get("fresh") == "1"))
+        return _answer(flow.node(the_line, language, at, _silences(), now))
     if action == "key":
         return _answer(flow.key(the_line, language, at, _silences(), _digits(), now))
     status = request.form.get("DialCallStatus", "")
