@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from . import tester
 from .load import inspect
 
 
@@ -30,6 +31,8 @@ def check_command(menus, prompts_dir):
 
 def register(app) -> None:
     app.cli.add_command(check_command)
+    app.cli.add_command(tester.call_command)
+    app.cli.add_command(tester.replay_command)
 
 
 @click.group()
@@ -38,3 +41,5 @@ def main():
 
 
 main.add_command(check_command)
+main.add_command(tester.call_command)
+main.add_command(tester.replay_command)
