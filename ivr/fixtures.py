@@ -235,6 +235,8 @@ class _ReplayTransport(phone.Transport):
         self.index += 1
         if recorded is not None and recorded.path == path:
             sent = dict(phone.twilio_params(), **recorded.params)  # what Twilio sent, gaps filled
+            # A hand-written step may leave out what the caller did; the phone knows it.
+            sent.update({k: v for k, v in params.items() if k in ACTION_PARAMS and k not in recorded.params})
         else:
             before = f"before: {recorded.path}" if recorded else "before, the call had no more steps"
             self.changes.append(Change(number, path, f"the caller is now sent to {path} ({before})"))

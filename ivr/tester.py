@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import urllib.parse
 import uuid
 
 import click
@@ -83,12 +84,13 @@ def call_command(url, lang, to_number, keys, transcript_file):
     status = 0
     try:
         the_call.start()
-        if language_key and the_call.listening.get("action", "").startswith("/voice/language"):
+        gather_action = urllib.parse.urlsplit(the_call.listening.get("action", "")).path
+        if language_key and gather_action.startswith("/voice/language"):
             the_call.press(language_key)
         if live:
             _interactive(the_call, show)
         else:
-            status = _scripted(the_call, keys.split(","))
+            status = play_script(the_call, keys.split(","))
     except phone.LineError as e:
         click.echo(f"line error: {e}", err=True)
         status = 1
@@ -139,7 +141,8 @@ def _press(the_call: phone.Call, keys: str) -> None:
             the_call.press(key)
 
 
-def _scripted(the_call: phone.Call, script: list[str]) -> int:
+def play_script(the_call: phone.Call, script: list[str]) -> int:
+    """Run a --keys script; 0 when it fitted the call, 2 (and why, on stderr) when it did not."""
     for number, item in enumerate((s.strip() for s in script), 1):
         if the_call.ended:
             click.echo(f"the call ended before script item {number} ({item!r})", err=True)

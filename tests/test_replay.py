@@ -112,6 +112,22 @@ def test_a_hand_written_fixture_gets_its_answers_from_update(cli, tmp_path):
     assert cli("replay", str(file)).exit_code == 0
 
 
+def test_a_hand_written_transfer_step_without_status_is_an_answered_transfer(cli, tmp_path):
+    file = tmp_path / "transfer.yaml"
+    file.write_text("call: French, put through, answered\n"
+                    "steps:\n"
+                    "- request: {path: /voice}\n"
+                    "- request: {path: /voice/language/key, params: {Digits: '1'}}\n"
+                    "- request: {path: /voice/fr/key, params: {Digits: '2'}}\n"
+                    "- request: {path: '/voice/fr/key?at=2', params: {Digits: '1'}}\n"
+                    "- request: {path: '/voice/fr/dialed?at=2&line=ecoute-violences-conjugales'}\n",
+                    encoding="utf-8")
+    assert cli("replay", "--update", str(file)).exit_code == 0
+    last = fixtures.load(file).steps[-1]
+    assert last.params["DialCallStatus"] == "completed"
+    assert "Votre appel avec Écoute Violences Conjugales est terminé." in last.answer
+
+
 def test_an_unreadable_fixture_is_named(cli, tmp_path):
     file = tmp_path / "broken.yaml"
     file.write_text("call: nothing\n", encoding="utf-8")
