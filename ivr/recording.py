@@ -107,18 +107,19 @@ def _any_form(number: str):
 
 def _key(folder: Path) -> bytes:
     path = folder / ".key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    for _ in range(50):  # another worker may be writing it right now
-        key = path.read_text().strip()
-        if key:
-            return key.encode()
-    raise RuntimeError(f"{path} is empty")
+    if not path.exists():
+        # Written whole under another name, then linked: a worker never reads half a key, and
+        # when two workers race, the first link wins and both use its key.
+        draft = folder / f".key.{os.getpid()}.{secrets.token_hex(4)}"
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip().encode()
 
 
 def file_for(folder: Path, call_sid: str) -> Path:

@@ -94,6 +94,8 @@ def call_command(url, lang, to_number, keys, transcript_file):
     except phone.LineError as e:
         click.echo(f"line error: {e}", err=True)
         status = 1
+    except (KeyboardInterrupt, click.Abort):  # Ctrl-C: the caller hangs up
+        the_call.hang_up()
     show()
     text = "\n".join(the_call.transcript) + "\n"
     click.echo("--- transcript ---\n" + text, nl=False)

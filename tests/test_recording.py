@@ -111,3 +111,26 @@ def test_without_record_dir_nothing_is_written(tmp_path, monkeypatch):
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN})
     call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1")
     assert list(tmp_path.iterdir()) == []
+
+
+def _write_steps(folder, worker):
+    params = dict(twilio_params(call_sid="CA" + "c" * 32))
+    for step in range(25):
+        recording._append(folder, f"/voice?worker={worker}&step={step}", "POST", params, "<Response><Hangup/></Response>")
+
+
+def test_workers_writing_the_same_call_at_once_leave_one_readable_file(tmp_path):
+    import multiprocessing
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_write_steps, args=(tmp_path, n)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert all(worker.exitcode == 0 for worker in workers)
+    [file] = recorded_files(tmp_path)
+    fixture = fixtures.load(file)
+    assert len(fixture.steps) == 100 and file.read_text().count("\nsteps:\n") == 1
+    for n in range(4):  # each worker's steps in the order it wrote them
+        mine = [s.path for s in fixture.steps if f"worker={n}&" in s.path]
+        assert mine == [f"/voice?worker={n}&step={step}" for step in range(25)]
