@@ -1,10 +1,8 @@
 """IVR_RECORD_DIR: a real call becomes a fixture with no number, CallSid or AccountSid on disk."""
 import re
 
-import pytest
-
 from ivr import create_app, fixtures, recording
-from ivr.phone import FlaskTransport, Call, Transport, call, twilio_params
+from ivr.phone import Call, FlaskTransport, Transport, call, twilio_params
 from conftest import PUBLIC_URL, TOKEN
 
 # Made-up numbers, different from the placeholders, so that a leak would show.
