@@ -64,6 +64,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(media.bp)
     from . import commands
     commands.register(app)
+    from . import recording
+    recording.enable(app)  # only when IVR_RECORD_DIR is set
 
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies and not app.config["ALLOW_UNSIGNED"]:

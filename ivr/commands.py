@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from . import tester
 from .load import inspect
 from .model import RECORDABLE_PROMPTS
 
@@ -68,11 +69,11 @@ def map_command(menus, prompts_dir):
     click.echo(mermaid(_load_or_exit(menus, prompts_dir)), nl=False)
 
 
-OPERATOR_COMMANDS = (check_command, tree_command, map_command)
+COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command)
 
 
 def register(app) -> None:
-    for command in OPERATOR_COMMANDS:
+    for command in COMMANDS:
         app.cli.add_command(command)
 
 
@@ -81,5 +82,5 @@ def main():
     """The helpline phone line's tools."""
 
 
-for _command in OPERATOR_COMMANDS:
+for _command in COMMANDS:
     main.add_command(_command)
