@@ -50,3 +50,13 @@ def test_no_fixture_holds_anything_but_placeholders():
             assert step.params["From"] == step.params["Caller"] == "+32470000000"
             assert step.params["To"] == step.params["Called"] == "+3280099990"
             assert set(step.params["CallSid"][2:]) == {"0"} and set(step.params["AccountSid"][2:]) == {"0"}
+
+
+def test_a_replay_uses_the_fixtures_clock_for_opening_hours(app, client):
+    fixture = fixtures.load(FOLDER / "fr-helpline-5.1-ecoute-enfants.yaml")
+    set_clock = clock_setter(app)
+    set_clock(fixture.clock.replace(hour=3))  # Écoute-Enfants is closed at 3 in the morning
+    night = fixtures.replay(fixture, FlaskTransport(client), PUBLIC_URL, TOKEN)
+    assert not night.passed and "La ligne est fermée en ce moment." in night.report()
+    set_clock(fixture.clock)
+    assert fixtures.replay(fixture, FlaskTransport(client), PUBLIC_URL, TOKEN).passed
