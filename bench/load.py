@@ -40,6 +40,7 @@ CALLER = "+32470123456"  # a placeholder, written in every form the logs are sca
 CALLER_FORMS = [CALLER, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32 470 12 34 56"]
 KEYS = "0123456789*#"
 DIAL_STATUSES = ["completed", "busy", "no-answer", "failed", "canceled"]
+EDITED = ", édition "  # what a valid edit adds to a helpline's description
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Results:
     broken_calls: list[str] = field(default_factory=list)  # 5xx or malformed TwiML
     kills: list[float] = field(default_factory=list)
     edits: dict = field(default_factory=lambda: {"valid": 0, "broken": 0})
+    calls_hearing_an_edit: int = 0
     versions_served: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -138,6 +140,7 @@ def walk_calls(base: str, results: Results, stop: float, seed: int, useful: tupl
         reached = any(u in text for text in c.transcript for u in useful)
         with results.lock:
             results.calls += 1
+            results.calls_hearing_an_edit += any(EDITED in text for text in c.transcript)
             if outcome and outcome != "no answer":
                 results.broken_calls.append(outcome)
             if reached:
@@ -155,7 +158,7 @@ def rewrite_menus(menus: Path, original: str, results: Results, stop: float, eve
     while time.monotonic() < stop:
         n += 1
         if n % 2:
-            menus.write_text(original.replace(anchor, f"{anchor}, version {n}"), encoding="utf-8")
+            menus.write_text(original.replace(anchor, f"{anchor}{EDITED}{n}"), encoding="utf-8")
             results.edits["valid"] += 1
         else:
             menus.write_text(original[: len(original) // 2] + "\n  broken: [unclosed\n", encoding="utf-8")
@@ -213,7 +216,9 @@ def _run(folder: Path, calls: int, seconds: float, workers: int, edit_every: flo
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, TWILIO_AUTH_TOKEN=TOKEN, IVR_METRICS_TOKEN=METRICS_TOKEN,
                IVR_MENUS=str(menus), IVR_PROMPTS=str(folder / "prompts"), IVR_TRUSTED_PROXIES="0",
-               WEB_CONCURRENCY=str(workers), PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"))
+               WEB_CONCURRENCY=str(workers), PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"),
+               # each worker looks for edits twice as often as they come, so it sees both kinds
+               IVR_RELOAD_SECONDS=str(edit_every / 2))
     env.pop("IVR_ALLOW_UNSIGNED", None)
     out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")
     gunicorn = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
@@ -275,6 +280,9 @@ def report(results: Results, stdout: str, stderr: str, metrics_text: str, second
         "p99_ms": round(percentile([(r.ended - r.started) * 1000 for r in answered], 99), 1),
         "menu_edits": results.edits,
         "menu_versions_served": len(results.versions_served),
+        "reloads_logged": stderr.count("menus reloaded"),
+        "refused_edits_logged": stderr.count("menu files refused"),
+        "calls_hearing_an_edit": results.calls_hearing_an_edit,
         "webhooks_in_metrics": int(webhooks_counted),
         "json_log_lines": len(log_lines),
         "calls_that_got_nowhere": results.calls_not_reached[:5],

@@ -14,7 +14,9 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .live import LiveLine
 from .load import MenuError, load
+from .model import BRUSSELS
 from .numbers import to_e164
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,23 +25,6 @@ log = logging.getLogger(__name__)
 
 class ConfigError(RuntimeError):
     """The app cannot start with this configuration; the message says what to set."""
-
-
-class LineHolder:
-    """The loaded line of this worker; everything else reads it through here."""
-
-    def __init__(self, line):
-        self.line = line
-
-    @property
-    def line(self):
-        return self._line
-
-    @line.setter
-    def line(self, line):
-        # /healthz reports when the menu in use was loaded, however it gets replaced.
-        self._line = line
-        self.loaded_at = datetime.datetime.now(datetime.timezone.utc)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -52,6 +37,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         TRANSFER_CALLER_ID=os.environ.get("IVR_TRANSFER_CALLER_ID", ""),
         LANGUAGE_BY_NUMBER=os.environ.get("IVR_LANGUAGE_BY_NUMBER", ""),
         TRUSTED_PROXIES=os.environ.get("IVR_TRUSTED_PROXIES", "1"),
+        # How often each worker looks for edited menu files; 0 turns live reload off.
+        RELOAD_SECONDS=os.environ.get("IVR_RELOAD_SECONDS", "2"),
+        # Opening hours are Brussels time; tests put a fixed clock here.
+        CLOCK=lambda: datetime.datetime.now(BRUSSELS),
         # Twilio's webhook bodies are under 2 KB; anything eight times larger is not Twilio.
         MAX_CONTENT_LENGTH=16 * 1024,
     )
@@ -66,12 +55,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     for number, code in app.config["LANGUAGE_BY_NUMBER"].items():
         if line.language(code) is None:
             raise ConfigError(f"IVR_LANGUAGE_BY_NUMBER maps a number to '{code}', which menus.yaml does not offer")
-    app.extensions["ivr"] = LineHolder(line)
+    live = LiveLine(app.config["MENUS"], app.config["PROMPTS"], line, float(app.config["RELOAD_SECONDS"]))
+    app.extensions["ivr"] = live
+    app.before_request(live.watch)
 
-    from . import web
+    from . import media, web
     app.register_blueprint(web.bp)
+    app.register_blueprint(media.bp)
     from . import commands
     commands.register(app)
+    from . import recording
+    recording.enable(app)  # only when IVR_RECORD_DIR is set
     from . import observability
     observability.init_app(app)
 

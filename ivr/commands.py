@@ -6,7 +6,10 @@ import sys
 
 import click
 
+from . import tester
+from .fallback import fallback_command
 from .load import inspect
+from .model import RECORDABLE_PROMPTS
 
 
 @click.command("check")
@@ -23,13 +26,56 @@ def check_command(menus, prompts_dir):
     if line is None:
         click.echo(f"{errors} error(s): the line would refuse these files and keep the last good ones.")
         sys.exit(1)
+    for language in line.languages:
+        recordable = set(RECORDABLE_PROMPTS) | set(language.helplines)
+        recorded = sorted(language.recordings)
+        spoken = sorted(recordable - set(recorded))
+        click.echo(f"{language.code}: {len(recorded)} of {len(recordable)} texts recorded"
+                   + (f" ({', '.join(recorded)})" if recorded else "")
+                   + f"; spoken by the voice: {', '.join(spoken)}")
     languages = ", ".join(lang.code for lang in line.languages)
     click.echo(f"OK: {menus} ({languages}), version {line.version}"
                + (f", {len(problems)} warning(s)" if problems else ""))
 
 
+def _load_or_exit(menus, prompts_dir):
+    from . import ROOT
+    line, problems = inspect(menus or str(ROOT / "menus.yaml"), prompts_dir)
+    if line is None:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    return line
+
+
+@click.command("tree")
+@click.argument("menus", required=False)
+@click.option("--prompts", "prompts_dir", help="folder of the prompts files")
+@click.option("--lang", help="only this language, e.g. fr or nl")
+def tree_command(menus, prompts_dir, lang):
+    """Print the phone tree as a caller hears it: keys, helplines, numbers, transfers."""
+    from .overview import tree
+    line = _load_or_exit(menus, prompts_dir)
+    if lang and line.language(lang) is None:
+        raise click.BadParameter(f"the line offers {', '.join(l.code for l in line.languages)}", param_hint="--lang")
+    click.echo(tree(line, lang), nl=False)
+
+
+@click.command("map")
+@click.argument("menus", required=False)
+@click.option("--prompts", "prompts_dir", help="folder of the prompts files")
+def map_command(menus, prompts_dir):
+    """Print the phone tree as a Mermaid diagram (GitHub and most editors draw it)."""
+    from .overview import mermaid
+    click.echo(mermaid(_load_or_exit(menus, prompts_dir)), nl=False)
+
+
+COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command)
+
+
 def register(app) -> None:
-    app.cli.add_command(check_command)
+    for command in COMMANDS:
+        app.cli.add_command(command)
     app.cli.add_command(fallback_command)
 
 
@@ -38,34 +84,6 @@ def main():
     """The helpline phone line's tools."""
 
 
-main.add_command(check_command)
-
-
-@click.command("fallback")
-@click.argument("menus", required=False)
-@click.option("--prompts", "prompts_dir", help="folder of the prompts files (default: prompts/ next to MENUS)")
-@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="write here instead of stdout")
-@click.option("--caller-id", envvar="IVR_TRANSFER_CALLER_ID", default="",
-              help="caller ID shown if the fallback transfers (default: IVR_TRANSFER_CALLER_ID)")
-def fallback_command(menus, prompts_dir, out, caller_id):
-    """Write the static TwiML for Twilio's "Primary handler fails" URL (see docs/operations.md)."""
-    from . import ROOT
-    from .fallback import FallbackError, build
-    from .load import MenuError
-    from .numbers import to_e164
-    if caller_id and to_e164(caller_id) is None:
-        raise click.UsageError(f"--caller-id {caller_id!r} is not a valid phone number (use +32...)")
-    try:
-        twiml = build(menus or str(ROOT / "menus.yaml"), prompts_dir, to_e164(caller_id) if caller_id else None)
-    except (MenuError, FallbackError) as e:
-        click.echo(str(e), err=True)
-        sys.exit(1)
-    if out:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(twiml + "\n")
-        click.echo(f"wrote {out}", err=True)
-    else:
-        click.echo(twiml)
-
-
+for _command in COMMANDS:
+    main.add_command(_command)
 main.add_command(fallback_command)

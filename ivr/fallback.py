@@ -12,14 +12,16 @@ goodbye, or a transfer to the one helpline `fallback: transfer:` names.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+import click
 from twilio.twiml.voice_response import VoiceResponse
 
 from . import speech
-from .load import load
+from .load import MenuError, load
 from .model import Helpline, Language, Line, Menu, Page
-from .numbers import EMERGENCY, spoken
+from .numbers import EMERGENCY, spoken, to_e164
 from .yamlfile import Problem, read
 
 
@@ -103,6 +105,7 @@ def render(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: Help
     response = VoiceResponse()
 
     def say(said: speech.Said):
+        # Always the voice, never an operator's recording: <Play> would need our server for the file.
         language = line.language(said.language)
         response.say(said.text, voice=language.voice, language=language.speech_language)
 
@@ -126,3 +129,27 @@ def render(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: Help
             say(speech.sentence(language, "line_down_goodbye"))
     response.hangup()
     return str(response)
+
+
+@click.command("fallback")
+@click.argument("menus", required=False)
+@click.option("--prompts", "prompts_dir", help="folder of the prompts files (default: prompts/ next to MENUS)")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="write here instead of stdout")
+@click.option("--caller-id", envvar="IVR_TRANSFER_CALLER_ID", default="",
+              help="caller ID shown if the fallback transfers (default: IVR_TRANSFER_CALLER_ID)")
+def fallback_command(menus, prompts_dir, out, caller_id):
+    """Write the static TwiML for Twilio's "Primary handler fails" URL (see docs/operations.md)."""
+    from . import ROOT
+    if caller_id and to_e164(caller_id) is None:
+        raise click.UsageError(f"--caller-id {caller_id!r} is not a valid phone number (use +32...)")
+    try:
+        twiml = build(menus or str(ROOT / "menus.yaml"), prompts_dir, to_e164(caller_id) if caller_id else None)
+    except (MenuError, FallbackError) as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(twiml + "\n")
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(twiml)

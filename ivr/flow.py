@@ -7,6 +7,7 @@ A reply is a short list of actions that `ivr.twiml` renders.
 """
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 from . import speech
@@ -29,7 +30,6 @@ class Step:
     at: tuple[str, ...] = ()
     silences: int = 0
     helpline: str | None = None
-    fresh: bool = False  # "node" only: the caller just chose this language, say the safety message
     after_error: bool = False  # sent here by technical_problem: a second failure ends the call
 
 
@@ -60,17 +60,17 @@ class Reply:
     next: Ask | Transfer | HangUp | Step = field(default_factory=HangUp)  # a Step means <Redirect>
 
 
-def incoming(line: Line, language_code: str | None = None) -> Reply:
+def incoming(line: Line, now: datetime.datetime, language_code: str | None = None) -> Reply:
     """A new call. A number mapped to one language skips the choice."""
     language = line.language(language_code)
     if language is not None:
-        return start(line, language)
-    return language_choice(line, 0)
+        return start(line, language, now)
+    return language_choice(line, 0, now)
 
 
-def language_choice(line: Line, silences: int) -> Reply:
+def language_choice(line: Line, silences: int, now: datetime.datetime) -> Reply:
     if silences > 1:  # asked twice already: go on in the default language rather than hang up
-        return start(line, line.language(line.default_language))
+        return start(line, line.language(line.default_language), now)
     return Reply(next=Ask(
         speech.language_choice(line),
         on_key=Step("language_key", silences=silences),
@@ -78,27 +78,28 @@ def language_choice(line: Line, silences: int) -> Reply:
     ))
 
 
-def language_key(line: Line, digits: str, silences: int) -> Reply:
+def language_key(line: Line, digits: str, silences: int, now: datetime.datetime) -> Reply:
     if not digits:
-        return language_choice(line, silences + 1)
+        return language_choice(line, silences + 1, now)
     if digits == line.keys.quick_exit:
         return quick_exit(line.language(line.default_language))
     language = line.language_by_key(digits)
     if language is not None:
-        return start(line, language)
+        return start(line, language, now)
     sorry = tuple(speech.sentence(lang, "not_an_option") for lang in line.languages)
-    return _prefixed(sorry, language_choice(line, silences))
+    return _prefixed(sorry, language_choice(line, silences, now))
 
 
-def start(line: Line, language: Language) -> Reply:
+def start(line: Line, language: Language, now: datetime.datetime) -> Reply:
     """Right after the language is known: safety first, then the main menu."""
-    return node(line, language, (), 0, fresh=True)
+    return node(line, language, (), 0, now, fresh=True)
 
 
-def node(line: Line, language: Language, at: tuple[str, ...], silences: int, fresh: bool = False) -> Reply:
+def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now: datetime.datetime,
+         fresh: bool = False) -> Reply:
     where = language.node(at)
     if where is None:
-        return menu_changed(line, language)
+        return menu_changed(line, language, now)
     if silences > line.silences_before_goodbye:
         return Reply(
             said=(speech.sentence(language, "silence_goodbye", emergency=spoken(line.emergency_number)),),
@@ -108,7 +109,7 @@ def node(line: Line, language: Language, at: tuple[str, ...], silences: int, fre
     if isinstance(where, Menu):
         said += speech.menu(language, where)
     else:
-        said += speech.page(line, language, where)
+        said += speech.page(line, language, where, at, now)
     return Reply(next=Ask(
         said,
         on_key=Step("key", language.code, at, silences),
@@ -116,32 +117,37 @@ def node(line: Line, language: Language, at: tuple[str, ...], silences: int, fre
     ))
 
 
-def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digits: str) -> Reply:
+def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digits: str,
+        now: datetime.datetime) -> Reply:
     """The caller pressed `digits` (already checked to be one keypad key, or empty for silence)."""
     where = language.node(at)
     if where is None:
-        return menu_changed(line, language)
+        return menu_changed(line, language, now)
     keys = line.keys
     if not digits:
-        return node(line, language, at, silences + 1)
+        return node(line, language, at, silences + 1, now)
     if digits == keys.quick_exit:
         return quick_exit(language)
     if digits == keys.repeat:
-        return node(line, language, at, 0)
+        return node(line, language, at, 0, now)
     if digits == keys.back:
-        return node(line, language, at[:-1], 0)
+        return node(line, language, at[:-1], 0, now)
     if digits == keys.main_menu:
-        return node(line, language, (), 0)
+        return node(line, language, (), 0, now)
     if digits == keys.change_language:
         others = [lang for lang in line.languages if lang.code != language.code]
         if len(others) == 1:
-            return start(line, others[0])
-        return language_choice(line, 0)
+            return start(line, others[0], now)
+        return language_choice(line, 0, now)
     if isinstance(where, Menu):
         if where.option(digits) is not None:
-            return node(line, language, at + (digits,), 0)
+            return node(line, language, at + (digits,), 0, now)
     else:
         for transfer_key, helpline in where.transfers():
+            if transfer_key == digits and helpline.open_at(now) is False:
+                # It closed while the page was being read: say so, and name an open line.
+                said = (speech.sentence(language, "closed_now"),) + speech.alternative(language, helpline, at, now)
+                return _prefixed(said, node(line, language, at, silences, now))
             if transfer_key == digits:
                 return Reply(
                     said=(speech.sentence(language, "transferring", name=helpline.name),),
@@ -150,20 +156,21 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
                         then=Step("dialed", language.code, at, helpline=helpline.id),
                     ),
                 )
-    return _prefixed((speech.sentence(language, "not_an_option"),), node(line, language, at, silences))
+    return _prefixed((speech.sentence(language, "not_an_option"),), node(line, language, at, silences, now))
 
 
-def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str | None, status: str) -> Reply:
+def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str | None, status: str,
+           now: datetime.datetime) -> Reply:
     """Twilio tells how a transfer ended. Whatever happened, the caller is never left alone."""
     where = language.node(at)
     helpline = None
     if isinstance(where, Page):
         helpline = next((h for h in where.helplines if h.id == helpline_id), None)
     if helpline is None:
-        return menu_changed(line, language)
+        return menu_changed(line, language, now)
     if status in CONNECTED:
         said = (speech.sentence(language, "transfer_ended", name=helpline.name),)
-        return _prefixed(said, node(line, language, (), 0))
+        return _prefixed(said, node(line, language, (), 0, now))
     said = [speech.sentence(language, FAILURES.get(status, "transfer_failed"), name=helpline.name)]
     yourself = speech.dial_yourself(language, helpline)
     if yourself:
@@ -185,9 +192,9 @@ def quick_exit(language: Language) -> Reply:
     return Reply(said=(speech.sentence(language, "quick_exit_message"),), next=HangUp())
 
 
-def menu_changed(line: Line, language: Language) -> Reply:
+def menu_changed(line: Line, language: Language, now: datetime.datetime) -> Reply:
     """The caller's place no longer exists (an old URL, a menu edited mid-call): main menu."""
-    return _prefixed((speech.sentence(language, "menu_changed"),), node(line, language, (), 0))
+    return _prefixed((speech.sentence(language, "menu_changed"),), node(line, language, (), 0, now))
 
 
 def technical_problem(line: Line, language: Language | None, again: bool) -> Reply:

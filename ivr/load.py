@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime
 import difflib
 import hashlib
+import re
 import string
 from pathlib import Path
 from types import MappingProxyType
 
 from . import numbers
-from .model import PROMPTS, Helpline, Keys, Language, Line, Menu, Option
+from .model import (AUDIO_TYPES, PROMPTS, RECORDABLE_PROMPTS, Helpline, Keys, Language, Line, Menu,
+                    OpeningHours, Option, Recording)
 from .yamlfile import Located, Place, Problem, YamlFileError, read
 
 # What an operator may write, and what each part means to the loader.
@@ -27,8 +29,9 @@ MENU_FIELDS = {"intro", "options"}
 OPTION_FIELDS = {"key", "say", "menu", "helpline", "helplines"}
 HELPLINE_FIELDS = {
     "name", "about", "hours", "free", "anonymous", "number", "transfer", "how_to_reach",
-    "show_caller_number", "source", "checked",
+    "show_caller_number", "source", "checked", "opening_hours", "if_closed",
 }
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PROMPT_FILE_FIELDS = {"voice", "language"} | set(PROMPTS)
 KEYPAD = set("0123456789*#")
 DEFAULT_TIMING = {"listen_seconds": 6, "silences_before_goodbye": 2, "ring_seconds": 25}
@@ -43,9 +46,16 @@ class MenuError(Exception):
         super().__init__(f"{len(errors)} problem(s) in the menu files:\n" + "\n".join(map(str, errors)))
 
 
+SAY_LIMIT = 3000  # Twilio refuses a longer <Say> with a Polly voice
+FOLLOW_LIMIT = 600  # past this (about 40 seconds of speech) a frightened caller loses the thread
+SENTENCE_LIMIT = 160  # one sentence longer than this is hard to follow by ear
+RECHECK_AFTER = datetime.timedelta(days=365)
+
+
 class _Checker:
-    def __init__(self):
+    def __init__(self, today: datetime.date):
         self.problems: list[Problem] = []
+        self.today = today
 
     def error(self, place: Place, message: str):
         self.problems.append(Problem(place, message, "error"))
@@ -79,7 +89,16 @@ class _Checker:
         if isinstance(value, (dict, list, bool)) or str(value).strip() == "":
             self.error(doc.place(*path), f"{what} should be a sentence of text, not empty")
             return None
-        return " ".join(str(value).split())
+        text = " ".join(str(value).split())
+        if len(text) > SAY_LIMIT:
+            self.error(doc.place(*path), f"{what} is {len(text)} characters; Twilio's voices stop at {SAY_LIMIT}: shorten it")
+        elif len(text) > FOLLOW_LIMIT:
+            self.warning(doc.place(*path), f"{what} is {len(text)} characters, long for a caller to follow; keep it under {FOLLOW_LIMIT}")
+        else:
+            longest = max(re.split(r"(?<=[.!?])\s+", text), key=len)
+            if len(longest) > SENTENCE_LIMIT:
+                self.warning(doc.place(*path), f"{what} has a sentence of {len(longest)} characters (\"{longest[:40]}...\"); split it into shorter ones")
+        return text
 
     def flag(self, doc: Located, path: tuple, value, what: str) -> bool:
         if value is None:
@@ -98,11 +117,12 @@ def load(menus_path: str | Path, prompts_dir: str | Path | None = None) -> Line:
     return line
 
 
-def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None) -> tuple[Line | None, list[Problem]]:
+def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
+            today: datetime.date | None = None) -> tuple[Line | None, list[Problem]]:
     """Every problem in the files (errors and warnings), and the line if there is no error."""
     menus_path = Path(menus_path)
     prompts_dir = Path(prompts_dir) if prompts_dir else menus_path.parent / "prompts"
-    check = _Checker()
+    check = _Checker(today or datetime.date.today())
     digest = hashlib.sha256()
     try:
         doc = read(menus_path)
@@ -142,7 +162,8 @@ def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None) -> tu
         if prompts is None:
             continue
         voice, speech_language, texts = prompts
-        languages.append(Language(code, lkey, voice, speech_language, texts, main, menus, helplines))
+        recordings = _recordings(check, prompts_dir / code, set(helplines) | set(top[code].get("helplines") or {}), digest)
+        languages.append(Language(code, lkey, voice, speech_language, texts, main, menus, helplines, recordings))
 
     if check.failed:
         return None, check.problems
@@ -215,7 +236,10 @@ def _prompts(check: _Checker, path: Path, digest) -> tuple[str, str, MappingProx
         check.problems.append(e.problem)
         return None
     digest.update(path.read_bytes())
-    data = check.fields(doc, (), doc.data, PROMPT_FILE_FIELDS, f"prompts file {path.name}")
+    data = doc.data if isinstance(doc.data, dict) else check.fields(doc, (), doc.data, PROMPT_FILE_FIELDS, f"prompts file {path.name}")
+    for name in data:
+        if str(name) not in PROMPT_FILE_FIELDS:
+            check.warning(doc.place(name), f"the sentence '{name}' in {path.name} is never used by the line{_suggest(name, PROMPT_FILE_FIELDS)}")
     ok = True
     voice = check.text(doc, ("voice",), data.get("voice"), "voice (the Twilio voice, e.g. Polly.Isabelle-Neural)")
     speech_language = check.text(doc, ("language",), data.get("language"), "language (e.g. fr-BE)")
@@ -246,6 +270,37 @@ def _prompts(check: _Checker, path: Path, digest) -> tuple[str, str, MappingProx
     if not ok or voice is None or speech_language is None:
         return None
     return voice, speech_language, MappingProxyType(texts)
+
+
+def _recordings(check: _Checker, folder: Path, helpline_ids: set, digest) -> MappingProxyType:
+    """Audio files under prompts/<language>/ named after a prompt or a helpline."""
+    found = {}
+    if not folder.is_dir():
+        return MappingProxyType(found)
+    names = RECORDABLE_PROMPTS | {str(h) for h in helpline_ids}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        where = Place(str(path), 1, 1)
+        if path.suffix.lower() not in AUDIO_TYPES:
+            check.warning(where, f"{path.name} is not played: recordings must be {' or '.join(AUDIO_TYPES)}")
+            continue
+        if path.stem in PROMPTS and path.stem not in RECORDABLE_PROMPTS:
+            check.warning(where, f"{path.name} is not played: '{path.stem}' changes with each use (names, numbers or keys), so only the voice can say it")
+            continue
+        if path.stem not in names:
+            check.warning(where, f"{path.name} matches no sentence or helpline, so it is never played{_suggest(path.stem, names)}")
+            continue
+        if path.stem in found:
+            check.error(where, f"two recordings for '{path.stem}' in {folder}; keep one")
+            continue
+        content = path.read_bytes()
+        if not content:
+            check.error(where, f"{path.name} is empty; record it again or remove it")
+            continue
+        digest.update(content)
+        found[path.stem] = Recording(path.name, hashlib.sha256(content).hexdigest()[:10])
+    return MappingProxyType(found)
 
 
 def _tree(check: _Checker, doc: Located, code: str, value, keys: Keys):
@@ -279,7 +334,44 @@ def _tree(check: _Checker, doc: Located, code: str, value, keys: Keys):
             for hid in option.helplines:
                 if hid not in raw_helplines:
                     check.error(where, f"key {option.key} of menu '{mid}' reads helpline '{hid}', which does not exist{_suggest(hid, raw_helplines)}")
+    for hid, helpline in helplines.items():
+        for other in helpline.if_closed:
+            if other not in raw_helplines:
+                check.error(doc.place(code, "helplines", hid, "if_closed"), f"if_closed of helpline '{hid}' names '{other}', which does not exist{_suggest(other, raw_helplines)}")
+    if main is not None and str(main) in menus:
+        _reach(check, doc, code, menus, raw_helplines, str(main))
     return MappingProxyType(menus), MappingProxyType(helplines), str(main) if main is not None else ""
+
+
+MAX_LEVELS = 3  # the main menu is level 1; callers get lost further down
+
+
+def _reach(check: _Checker, doc: Located, code: str, menus: dict, helplines: dict, main: str) -> None:
+    """Walk the tree as callers can: loops are errors, unreachable or too deep parts warnings."""
+    reached_menus, reached_lines, too_deep = {main}, set(), set()
+
+    def visit(mid: str, level: int, trail: tuple):
+        for i, option in enumerate(menus[mid].options):
+            where = doc.place(code, "menus", mid, "options", i)
+            if option.helplines:
+                reached_lines.update(option.helplines)
+                if level + 1 > MAX_LEVELS and mid not in too_deep:
+                    too_deep.add(mid)
+                    check.warning(where, f"callers reach this at level {level + 1} (main menu is 1); keep the tree at most {MAX_LEVELS} levels deep")
+            elif option.menu in menus:
+                if option.menu in trail:
+                    check.error(where, f"key {option.key} of menu '{mid}' leads back to menu '{option.menu}', which leads here: a loop with no end")
+                    continue
+                reached_menus.add(option.menu)
+                visit(option.menu, level + 1, trail + (option.menu,))
+
+    visit(main, 1, (main,))
+    for mid in menus:
+        if mid not in reached_menus:
+            check.warning(doc.place(code, "menus", mid), f"no caller can reach menu '{mid}': no option of another menu leads to it")
+    for hid in helplines:
+        if hid not in reached_lines:
+            check.warning(doc.place(code, "helplines", hid), f"no caller can hear helpline '{hid}': no menu option lists it")
 
 
 def _suggest(name, known) -> str:
@@ -327,6 +419,19 @@ def _menu(check: _Checker, doc: Located, path: tuple, mid: str, value, keys: Key
     return Menu(mid, intro, tuple(options))
 
 
+def _short_target(transfer: str) -> str | None:
+    """The short number a transfer target really is ("+32112" is 112), or None."""
+    digits = re.sub(r"[ ./-]", "", transfer)
+    for national in (digits[3:] if digits.startswith("+32") else None, digits):
+        if national and not national.startswith(("0", "+")):
+            try:
+                if not numbers.parse(national).dialable:
+                    return national
+            except numbers.NumberError:
+                pass
+    return None
+
+
 def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> Helpline | None:
     data = check.fields(doc, path, value, HELPLINE_FIELDS, f"helpline '{hid}'")
     errors_before = len(check.problems)
@@ -342,6 +447,8 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
     if checked is not None and not isinstance(checked, datetime.date):
         check.error(doc.place(*path, "checked"), "checked should be the date the number was verified, like 2026-11-28")
         checked = None
+    elif checked is not None and check.today - checked > RECHECK_AFTER:
+        check.warning(doc.place(*path, "checked"), f"helpline '{hid}' was last checked on {checked}, over a year ago: call the service or its site to re-check the number and hours, then update checked:")
 
     number = None
     number_broken = False
@@ -358,7 +465,10 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
     if transfer is not None and not number_broken:  # a broken number is reported once, above
         transfer = str(transfer).strip()
         where = doc.place(*path, "transfer")
-        if number is not None and not number.dialable:
+        target = _short_target(transfer)
+        if target is not None:
+            check.error(where, f"helpline '{hid}': transfer: {transfer} is an emergency or short number ({target}); Twilio cannot put a caller through to it: remove transfer: (the line tells callers to hang up and dial it)")
+        elif number is not None and not number.dialable:
             check.error(where, f"helpline '{hid}': {number.written} is an emergency or short number; the line can never put a caller through to it: remove transfer: (the line tells callers to hang up and dial it)")
         elif not transfer.startswith("+") or numbers.to_e164(transfer) != transfer:
             check.error(where, f"helpline '{hid}': transfer: should be the full number in international form, like +3280030030")
@@ -366,9 +476,75 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
             check.error(where, f"helpline '{hid}': transfer: needs the number: a caller hears, so they can dial it themselves")
         elif number.e164 != transfer:
             check.error(where, f"helpline '{hid}': transfer: {transfer} is not the number callers hear ({number.written} is {number.e164})")
+    opening = _opening_hours(check, doc, path + ("opening_hours",), data.get("opening_hours"))
+    if_closed = data.get("if_closed") or []
+    if not isinstance(if_closed, list) or not all(isinstance(h, str) for h in if_closed):
+        check.error(doc.place(*path, "if_closed"), "if_closed should list helplines to name when this one is closed, e.g. [tele-accueil]")
+        if_closed = []
+    elif if_closed and (opening is None or opening.always):
+        check.warning(doc.place(*path, "if_closed"), f"helpline '{hid}' has if_closed but no opening_hours that ever close it")
     if len(check.problems) > errors_before and any(p.severity == "error" for p in check.problems[errors_before:]):
         return None
     return Helpline(
         id=hid, name=name, about=about, hours=hours, free=free, anonymous=anonymous, number=number,
         transfer=transfer, how_to_reach=how, show_caller_number=show_caller, source=source, checked=checked,
+        opening_hours=opening, if_closed=tuple(if_closed),
     )
+
+
+_TIME = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
+
+
+def _opening_hours(check: _Checker, doc: Located, path: tuple, value) -> OpeningHours | None:
+    """`always`, or days to hours: {monday-friday: "09:00-19:00", saturday: "10:00-12:00, 14:00-16:00",
+    closed: [2026-12-25]}. Times are Brussels time; "22:00-02:00" runs past midnight."""
+    if value is None:
+        return None
+    if value == "always":
+        return OpeningHours(always=True)
+    if not isinstance(value, dict):
+        check.error(doc.place(*path), "opening_hours should be 'always' or days with hours, like monday-friday: \"09:00-19:00\"")
+        return None
+    weekly, closed = [], set()
+    for spec, hours in value.items():
+        where = doc.place(*path, spec)
+        if spec == "closed":
+            if not isinstance(hours, list) or not all(isinstance(d, datetime.date) for d in hours):
+                check.error(where, "closed should list dates like [2026-12-25, 2027-01-01]")
+            else:
+                closed.update(hours)
+            continue
+        days = _days(str(spec))
+        if days is None:
+            check.error(where, f"'{spec}' is not a day: use monday ... sunday, a range like monday-friday, or every day")
+            continue
+        for part in str(hours).split(","):
+            start, sep, end = part.strip().partition("-")
+            s_match, e_match = _TIME.match(start.strip()), _TIME.match(end.strip())
+            if not sep or not s_match or not e_match:
+                check.error(where, f"'{hours}' should be hours like 09:00-19:00 (several: 09:00-12:00, 14:00-17:00)")
+                break
+            a = int(s_match[1]) * 60 + int(s_match[2])
+            b = int(e_match[1]) * 60 + int(e_match[2])
+            if a >= 1440 or b > 1440 or a == b:
+                check.error(where, f"'{part.strip()}' is not a time range; use 00:00 to 24:00")
+                break
+            if b < a:
+                b += 1440  # runs past midnight into the next day
+            weekly.extend((day, a, b) for day in days)
+    if not weekly:
+        check.error(doc.place(*path), "opening_hours gives no day with hours; use 'always' for a line that always answers")
+        return None
+    return OpeningHours(always=False, weekly=tuple(weekly), closed=frozenset(closed))
+
+
+def _days(spec: str) -> list[int] | None:
+    spec = spec.strip().lower()
+    if spec in ("every day", "everyday", "daily"):
+        return list(range(7))
+    first, _, last = spec.partition("-")
+    if first.strip() not in DAYS or (last and last.strip() not in DAYS):
+        return None
+    a = DAYS.index(first.strip())
+    b = DAYS.index(last.strip()) if last else a
+    return [d % 7 for d in range(a, (b if b >= a else b + 7) + 1)]

@@ -7,9 +7,10 @@ it travels in the URL Twilio calls back, so any worker can answer any step.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
+from zoneinfo import ZoneInfo
 
 from .numbers import PhoneNumber
 
@@ -39,12 +40,33 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "after_transfer": frozenset({"key", "main_menu"}),
     "menu_changed": frozenset(),
     "technical_problem": frozenset({"emergency"}),
+    "open_now": frozenset(),
+    "closed_now": frozenset(),
+    "open_alternative": frozenset({"name"}),
     "key_star": frozenset(),
     "key_hash": frozenset(),
     # The static fallback document (`python -m ivr fallback`), played when the line itself is down.
     "line_down": frozenset({"emergency", "police"}),
     "line_down_goodbye": frozenset(),
 })
+
+
+# Fixed sentences an operator may replace by a recording: those that are the same every time
+# they are said (their blanks are the line's fixed numbers and keys). A helpline's recording
+# replaces its name, description and hours; its number is always read from menus.yaml, so a
+# recording can never give a caller an outdated number.
+RECORDABLE_PROMPTS = frozenset({
+    "safety", "keys_help", "page_help", "not_an_option", "silence_goodbye", "quick_exit_message",
+    "free_and_anonymous", "free", "anonymous", "menu_changed", "technical_problem", "open_now",
+    "closed_now",
+})
+AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}  # what Twilio's <Play> accepts and we serve
+
+
+@dataclass(frozen=True)
+class Recording:
+    file: str  # the file name under prompts/<language>/
+    version: str  # a hash of its content, so caches fetch a replaced file again
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,34 @@ class Keys:
         }
 
 
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """When a helpline answers, in Brussels time. A range may run past midnight (22:00-02:00);
+    a closed date closes that whole calendar day, including the end of the night before."""
+    always: bool
+    weekly: tuple[tuple[int, int, int], ...] = ()  # (weekday, Monday = 0; start; end) in minutes
+    closed: frozenset[datetime.date] = frozenset()
+
+    def is_open(self, now: datetime.datetime) -> bool:
+        if self.always:
+            return True
+        local = now.astimezone(BRUSSELS) if now.tzinfo else now
+        if local.date() in self.closed:
+            return False
+        minute = local.hour * 60 + local.minute
+        today = local.weekday()
+        yesterday = (today - 1) % 7
+        for day, start, end in self.weekly:
+            if day == today and start <= minute < end:
+                return True
+            if day == yesterday and end > 1440 and minute < end - 1440:
+                return True
+        return False
+
+
 @dataclass(frozen=True)
 class Helpline:
     id: str
@@ -80,6 +130,12 @@ class Helpline:
     show_caller_number: bool  # transfer with the caller's own number as caller ID (off by default)
     source: str | None
     checked: datetime.date | None
+    opening_hours: OpeningHours | None = None  # None: not confirmed, so never claimed
+    if_closed: tuple[str, ...] = ()  # helplines to name instead while this one is closed
+
+    def open_at(self, now: datetime.datetime) -> bool | None:
+        """True or False when the hours are known, None when they are not."""
+        return None if self.opening_hours is None else self.opening_hours.is_open(now)
 
 
 @dataclass(frozen=True)
@@ -125,6 +181,23 @@ class Language:
     main_menu: str
     menus: Mapping[str, Menu]
     helplines: Mapping[str, Helpline]
+    recordings: Mapping[str, Recording] = field(default_factory=lambda: MappingProxyType({}))  # by prompt or helpline
+
+    def alternative_to(self, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> Helpline | None:
+        """An open helpline to name while `helpline` is closed: the operator's choice
+        (if_closed) first, then one from the same page, then from the same menu."""
+        candidates = [self.helplines[h] for h in helpline.if_closed if h in self.helplines]
+        page = self.node(at)
+        if isinstance(page, Page):
+            candidates += page.helplines
+        menu = self.node(at[:-1]) if at else None
+        if isinstance(menu, Menu):
+            for option in menu.options:
+                candidates += [self.helplines[h] for h in option.helplines if h in self.helplines]
+        for candidate in candidates:
+            if candidate.id != helpline.id and candidate.open_at(now) and (candidate.number or candidate.how_to_reach):
+                return candidate
+        return None
 
     def node(self, path: tuple[str, ...]) -> Menu | Page | None:
         """The menu or page reached by pressing `path` from the main menu, or None."""

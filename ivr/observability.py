@@ -42,8 +42,11 @@ def healthz():
     if line is None:
         return jsonify(status="no valid menu loaded"), 503
     loaded = getattr(holder, "loaded_at", None)
+    # refused_edit_errors: the last edit of the files was refused with this many errors, and the
+    # menu above is still the one in use (live reload keeps the last good one).
     return jsonify(status="ok", menu_version=line.version,
-                   loaded_at=loaded.isoformat(timespec="seconds") if loaded else None)
+                   loaded_at=loaded.isoformat(timespec="seconds") if loaded else None,
+                   refused_edit_errors=len(getattr(holder, "refused", ())))
 
 
 @bp.route("/metrics", methods=["GET"])

@@ -1,14 +1,15 @@
 """A simulated phone: runs the line's TwiML the way Twilio does, so a call can be checked
-without a phone (tests, and the testers' tools).
+without a phone. It is the one implementation of Twilio's behaviour in the project: the tests,
+`python -m ivr call` and `python -m ivr replay` (ivr.fixtures) all run calls through it.
 
 The Twilio rules it follows (https://www.twilio.com/docs/voice/twiml):
 - Verbs run in document order; when the document runs out, Twilio hangs up.
 - <Say> and <Play> are heard; <Pause> is silence. Inside a <Gather> they are heard too, and a
   key pressed while they play interrupts them.
 - <Gather> waits for keys. It ends on `numDigits` keys, on `finishOnKey` (default '#', not sent
-  in Digits; '' disables it), or after `timeout` seconds of silence. With input, Twilio POSTs
-  `Digits` to `action` (default: the current document's URL) and forgets the rest of the
-  document. With no input it goes on to the next verb, unless `actionOnEmptyResult="true"`,
+  in Digits but as `FinishedOnKey`; '' disables it), or after `timeout` seconds (default 5) of
+  silence. With input, Twilio POSTs `Digits` to `action` (default: the current document's URL)
+  and forgets the rest of the document. With no input it goes on to the next verb, unless `actionOnEmptyResult="true"`,
   in which case it POSTs an empty `Digits` to `action`.
 - <Redirect> fetches its URL (method POST by default) and runs that document instead.
 - <Dial> connects the caller; when it ends Twilio POSTs `DialCallStatus` (completed, busy,
@@ -17,6 +18,8 @@ The Twilio rules it follows (https://www.twilio.com/docs/voice/twiml):
 - Relative URLs resolve against the URL of the document that holds them.
 - Each request is signed: X-Twilio-Signature is the base64 HMAC-SHA1 of the full URL and the
   sorted POST parameters with the account's auth token (twilio's RequestValidator).
+- Keys the caller presses while a document is fetched, or after the call stops listening, are
+  not kept for a later <Gather> (`press` refuses them, so a test sees it).
 - Any answer other than 200 with TwiML: the caller hears Twilio's "an application error has
   occurred" and the call ends.
 """
@@ -124,7 +127,7 @@ class Call:
             gather = self._gather
             finish = gather.get("finishOnKey", "#")
             if finish and key == finish:
-                self._submit(gather, self._pending_digits)
+                self._submit(gather, self._pending_digits, finished_on=key)
                 continue
             self._pending_digits += key
             num = gather.get("numDigits")
@@ -169,6 +172,18 @@ class Call:
 
     # -- what a tester reads --------------------------------------------------------------
     @property
+    def listening(self) -> dict:
+        """At a <Gather>: how it ends, with Twilio's defaults filled in."""
+        if self.waiting != "keys":
+            return {}
+        gather = self._gather
+        return {"numDigits": int(gather.get("numDigits")) if gather.get("numDigits") else None,
+                "finishOnKey": gather.get("finishOnKey", "#"),
+                "timeout": int(gather.get("timeout", "5")),
+                "typed": self._pending_digits,
+                "action": gather.get("action") or self._document_url}
+
+    @property
     def said(self) -> str:
         """Everything heard since the caller last acted, as one text."""
         return " ".join(h.text for h in self.heard if h.kind == "say")
@@ -180,11 +195,11 @@ class Call:
     def _resolve(self, url: str) -> str:
         return urllib.parse.urljoin(self._document_url, url)
 
-    def _submit(self, gather: ET.Element, digits: str):
+    def _submit(self, gather: ET.Element, digits: str, finished_on: str = ""):
         self._pending_digits = ""
         self._gather, self.waiting = None, None
         action = self._resolve(gather.get("action") or self._document_url)
-        self._fetch(action, {"Digits": digits}, gather.get("method", "POST"))
+        self._fetch(action, {"Digits": digits, "FinishedOnKey": finished_on}, gather.get("method", "POST"))
 
     def _continue(self, verbs: list):
         redirect = self._run(verbs)
@@ -271,10 +286,10 @@ class Call:
         self.ended, self.waiting = True, None
 
 
-def twilio_params(caller: str = CALLER, line: str = LINE) -> dict:
+def twilio_params(caller: str = CALLER, line: str = LINE, call_sid: str = CALL_SID) -> dict:
     """The parameters Twilio sends with every webhook of an inbound call (placeholders)."""
     return {
-        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": CALL_SID,
+        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": call_sid,
         "CallStatus": "in-progress", "Direction": "inbound",
         "From": caller, "Caller": caller, "FromCountry": "BE", "CallerCountry": "BE",
         "FromCity": "", "FromState": "", "FromZip": "", "CallerCity": "", "CallerState": "", "CallerZip": "",
@@ -284,6 +299,6 @@ def twilio_params(caller: str = CALLER, line: str = LINE) -> dict:
 
 
 def call(transport: Transport, base_url: str, auth_token: str | None, *, caller: str = CALLER,
-         line: str = LINE, path: str = "/voice") -> Call:
+         line: str = LINE, path: str = "/voice", call_sid: str = CALL_SID) -> Call:
     """Place a call to the line and run it until it waits for the caller."""
-    return Call(transport, base_url, auth_token, twilio_params(caller, line)).start(path)
+    return Call(transport, base_url, auth_token, twilio_params(caller, line, call_sid)).start(path)

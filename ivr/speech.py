@@ -6,9 +6,10 @@ Nothing here knows about Twilio or HTTP: a sentence is plain text in one languag
 """
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
-from .model import Helpline, Language, Line, Menu, Page
+from .model import Helpline, Language, Line, Menu, Page, Recording
 from .numbers import FULL, spoken
 
 
@@ -16,6 +17,7 @@ from .numbers import FULL, spoken
 class Said:
     text: str
     language: str  # a language code of the line: "fr", "nl"
+    recording: Recording | None = None  # played instead of speaking the text, where an operator recorded it
 
 
 def key_name(language: Language, key: str) -> str:
@@ -27,7 +29,7 @@ def key_name(language: Language, key: str) -> str:
 
 
 def sentence(language: Language, prompt: str, **blanks: str) -> Said:
-    return Said(language.prompts[prompt].format(**blanks), language.code)
+    return Said(language.prompts[prompt].format(**blanks), language.code, language.recordings.get(prompt))
 
 
 def language_choice(line: Line) -> tuple[Said, ...]:
@@ -66,11 +68,15 @@ def menu(language: Language, node: Menu) -> tuple[Said, ...]:
     return tuple(said)
 
 
-def page(line: Line, language: Language, node: Page) -> tuple[Said, ...]:
+def page(line: Line, language: Language, node: Page, at: tuple[str, ...], now: datetime.datetime) -> tuple[Said, ...]:
     transfer_keys = {h.id: key for key, h in node.transfers()}
     said: list[Said] = []
     for helpline in node.helplines:
-        said.extend(helpline_reading(language, helpline, transfer_keys.get(helpline.id)))
+        is_open = helpline.open_at(now)
+        # A closed line is not offered for transfer; the caller hears an open one instead.
+        said.extend(helpline_reading(language, helpline, None if is_open is False else transfer_keys.get(helpline.id), is_open))
+        if is_open is False:
+            said.extend(alternative(language, helpline, at, now))
     keys = line.keys
     said.append(sentence(
         language, "page_help",
@@ -81,28 +87,44 @@ def page(line: Line, language: Language, node: Page) -> tuple[Said, ...]:
     return tuple(said)
 
 
-def helpline_reading(language: Language, helpline: Helpline, transfer_key: str | None) -> tuple[Said, ...]:
+def helpline_reading(language: Language, helpline: Helpline, transfer_key: str | None,
+                     is_open: bool | None = None) -> tuple[Said, ...]:
     """As a volunteer would say it: who, what, when, free or anonymous, then the number twice."""
-    said = [Said(_end(helpline.name), language.code)]
-    for fact in (helpline.about, helpline.hours):
-        if fact:
-            said.append(Said(_end(fact), language.code))
+    recording = language.recordings.get(helpline.id)
+    description = " ".join(_end(fact) for fact in (helpline.name, helpline.about, helpline.hours) if fact)
+    if recording:
+        said = [Said(description, language.code, recording)]
+    else:
+        said = [Said(_end(fact), language.code) for fact in (helpline.name, helpline.about, helpline.hours) if fact]
+    if is_open is not None and not helpline.opening_hours.always:
+        said.append(sentence(language, "open_now" if is_open else "closed_now"))
     if helpline.free and helpline.anonymous:
         said.append(sentence(language, "free_and_anonymous"))
     elif helpline.free:
         said.append(sentence(language, "free"))
     elif helpline.anonymous:
         said.append(sentence(language, "anonymous"))
-    if helpline.number is not None:
-        digits = spoken(helpline.number)
-        if helpline.number.kind == FULL:
-            said.append(sentence(language, "number_to_call", number=digits))
-        else:
-            said.append(sentence(language, "hang_up_and_dial", number=digits))
-    if helpline.how_to_reach:
-        said.append(Said(_end(helpline.how_to_reach), language.code))
+    said.extend(reaching(language, helpline))
     if transfer_key:
         said.append(sentence(language, "transfer_offer", name=helpline.name, key=key_name(language, transfer_key)))
+    return tuple(said)
+
+
+def alternative(language: Language, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> tuple[Said, ...]:
+    other = language.alternative_to(helpline, at, now)
+    if other is None:
+        return ()
+    return (sentence(language, "open_alternative", name=other.name),) + reaching(language, other)
+
+
+def reaching(language: Language, helpline: Helpline) -> tuple[Said, ...]:
+    """How to get through: the number twice (hang up and dial it, if it is short), or how_to_reach."""
+    said = []
+    if helpline.number is not None:
+        prompt = "number_to_call" if helpline.number.kind == FULL else "hang_up_and_dial"
+        said.append(sentence(language, prompt, number=spoken(helpline.number)))
+    if helpline.how_to_reach:
+        said.append(Said(_end(helpline.how_to_reach), language.code))
     return tuple(said)
 
 

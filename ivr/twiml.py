@@ -12,14 +12,16 @@ from typing import Callable
 from twilio.twiml.voice_response import VoiceResponse
 
 from .flow import Ask, HangUp, Reply, Step, Transfer
-from .model import Line
+from .model import Line, Recording
 from .speech import Said
 
 
-def render(line: Line, reply: Reply, url: Callable[[Step], str], caller_id: str | None) -> str:
-    """`url` turns a Step into the URL Twilio will call; `caller_id` is shown on transfers."""
+def render(line: Line, reply: Reply, url: Callable[[Step], str], caller_id: str | None,
+           media_url: Callable[[str, Recording], str] | None = None) -> str:
+    """`url` turns a Step into the URL Twilio will call; `caller_id` is shown on transfers;
+    `media_url(language, recording)` is where Twilio fetches an operator's recording."""
     response = VoiceResponse()
-    _say_all(line, response, reply.said)
+    _say_all(line, response, reply.said, media_url)
     nxt = reply.next
     if isinstance(nxt, Ask):
         gather = response.gather(
@@ -31,7 +33,7 @@ def render(line: Line, reply: Reply, url: Callable[[Step], str], caller_id: str 
             finish_on_key="",  # so that '#' (quick exit) reaches us as a key like any other
             action_on_empty_result=False,
         )
-        _say_all(line, gather, nxt.said)
+        _say_all(line, gather, nxt.said, media_url)
         response.redirect(url(nxt.on_silence), method="POST")
     elif isinstance(nxt, Transfer):
         dial = response.dial(
@@ -48,7 +50,10 @@ def render(line: Line, reply: Reply, url: Callable[[Step], str], caller_id: str 
     return str(response)
 
 
-def _say_all(line: Line, verb, said: tuple[Said, ...]) -> None:
+def _say_all(line: Line, verb, said: tuple[Said, ...], media_url) -> None:
     for s in said:
+        if s.recording is not None and media_url is not None:
+            verb.play(media_url(s.language, s.recording))
+            continue
         language = line.language(s.language)
         verb.say(s.text, voice=language.voice, language=language.speech_language)

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from . import flow, twiml
 from .flow import Step
 from .load import KEYPAD
+from .media import media_url
 from .numbers import to_e164
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,6 @@ def step_url(step: Step) -> str:
             query.append("at=" + ".".join(step.at))
         if step.helpline:
             query.append("line=" + step.helpline)
-        if step.fresh:
-            query.append("fresh=1")
     if step.silences:
         query.append(f"n={step.silences}")
     if step.after_error:
@@ -80,10 +79,14 @@ def _answer(reply: flow.Reply) -> Response:
         # Twilio would otherwise show the caller's own number to the helpline.
         log.warning("transfer refused: no caller ID; set IVR_TRANSFER_CALLER_ID")
         language = line().language(nxt.then.language)
-        reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed")
+        reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed", _now())
     g.ivr_reply = reply  # for ivr.observability: what the caller got, counted and logged
-    body = twiml.render(line(), reply, step_url, caller_id)
+    body = twiml.render(line(), reply, step_url, caller_id, media_url)
     return Response(body, mimetype="text/xml")
+
+
+def _now():
+    return current_app.config["CLOCK"]()
 
 
 def _caller_id() -> str | None:
@@ -124,34 +127,34 @@ def check_signature():
 @bp.route("/voice", methods=["POST"])
 def incoming():
     code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(request.form.get("To", "")) or "")
-    return _answer(flow.incoming(line(), code))
+    return _answer(flow.incoming(line(), _now(), code))
 
 
 @bp.route("/voice/language", methods=["POST"])
 def language_choice():
-    return _answer(flow.language_choice(line(), _silences()))
+    return _answer(flow.language_choice(line(), _silences(), _now()))
 
 
 @bp.route("/voice/language/key", methods=["POST"])
 def language_key():
-    return _answer(flow.language_key(line(), _digits(), _silences()))
+    return _answer(flow.language_key(line(), _digits(), _silences(), _now()))
 
 
 @bp.route("/voice/<code>/<any(node, key, dialed):action>", methods=["POST"])
 def step(code: str, action: str):
-    the_line = line()
+    the_line, now = line(), _now()
     language = the_line.language(code)
     if language is None:
-        return _answer(flow.language_choice(the_line, 0))
+        return _answer(flow.language_choice(the_line, 0, now))
     at = _at()
     if at is None:
-        return _answer(flow.menu_changed(the_line, language))
+        return _answer(flow.menu_changed(the_line, language, now))
     if action == "node":
-        return _answer(flow.node(the_line, language, at, _silences(), fresh=request.args.get("fresh") == "1"))
+        return _answer(flow.node(the_line, language, at, _silences(), now))
     if action == "key":
-        return _answer(flow.key(the_line, language, at, _silences(), _digits()))
+        return _answer(flow.key(the_line, language, at, _silences(), _digits(), now))
     status = request.form.get("DialCallStatus", "")
-    return _answer(flow.dialed(the_line, language, at, request.args.get("line"), status))
+    return _answer(flow.dialed(the_line, language, at, request.args.get("line"), status, now))
 
 
 @bp.errorhandler(Exception)
@@ -167,7 +170,7 @@ def technical_problem(error):
         language = the_line.language(parts[2]) if len(parts) > 3 else None
         reply = flow.technical_problem(the_line, language, again=request.args.get("e") == "1")
         g.ivr_reply = reply
-        return Response(twiml.render(the_line, reply, step_url, None), mimetype="text/xml")
+        return Response(twiml.render(the_line, reply, step_url, None, media_url), mimetype="text/xml")
     except Exception:  # the menu model itself is unusable: still answer the caller
         log.exception("could not even apologise at %s", request.path)
         response = VoiceResponse()

@@ -12,7 +12,7 @@ PUBLIC_URL = "https://line.example.org"
 
 @pytest.fixture
 def app():
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True})
+    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "RELOAD_SECONDS": 0})
 
 
 @pytest.fixture

@@ -228,3 +228,41 @@ def test_quick_exit_says_a_neutral_goodbye_and_hangs_up_from_anywhere(phone, pat
 def test_a_call_can_walk_the_dutch_tree(phone):
     call = phone().press("2").press("3").press("1")
     assert "De Zelfmoordlijn" in call.said and "Leg in en bel 1 8 1 3. Ik herhaal: 1 8 1 3." in call.said
+
+
+def test_the_callers_own_number_is_shown_only_where_an_operator_turned_it_on(menu_copy):
+    from ivr import create_app
+    from ivr.phone import FlaskTransport, call
+    from conftest import PUBLIC_URL, TOKEN
+    menu_copy.replace('      transfer: "+3280030030"', '      transfer: "+3280030030"\n      show_caller_number: yes')
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "TRANSFER_CALLER_ID": "+3222268888",
+                      "MENUS": str(menu_copy.menus), "PROMPTS": str(menu_copy.prompts)})
+    shown = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("2").press("1")
+    assert shown.dialing == "+3280030030" and "callerId" not in shown.dial_attributes  # Twilio shows the caller
+    hidden = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("4").press("1")
+    assert hidden.dial_attributes["callerId"] == "+3222268888"
+
+
+def test_a_third_language_is_added_with_files_only(menu_copy):
+    import yaml
+    from ivr import create_app
+    from ivr.phone import FlaskTransport, call
+    from conftest import PUBLIC_URL, TOKEN
+    menus = yaml.safe_load(menu_copy.menus.read_text(encoding="utf-8"))
+    menus["languages"].append("de")
+    menus["de"] = menus["fr"]  # content an operator would translate
+    menu_copy.menus.write_text(yaml.safe_dump(menus, allow_unicode=True), encoding="utf-8")
+    german = (menu_copy.prompts / "fr.yaml").read_text(encoding="utf-8")
+    german = german.replace("Polly.Isabelle-Neural", "Polly.Vicki-Neural").replace("language: fr-BE", "language: de-DE")
+    german = german.replace("Pour le français, appuyez sur {key}.", "Für Deutsch, drücken Sie {key}.")
+    (menu_copy.prompts / "de.yaml").write_text(german, encoding="utf-8")
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0,
+                      "MENUS": str(menu_copy.menus), "PROMPTS": str(menu_copy.prompts)})
+    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN)
+    assert [h.voice for h in c.heard] == ["Polly.Isabelle-Neural", "Polly.Lisa-Neural", "Polly.Vicki-Neural"]
+    assert c.heard[2].text == "Für Deutsch, drücken Sie 3."
+    c.press("3")
+    assert c.heard[0].voice == "Polly.Vicki-Neural" and c.heard[0].language == "de-DE"
+    # With three languages, the language key goes back to the choice of all three.
+    c.press("8")
+    assert "Für Deutsch, drücken Sie 3." in c.said and "Voor Nederlands, druk 2." in c.said

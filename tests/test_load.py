@@ -29,7 +29,7 @@ def test_a_transfer_to_an_emergency_number_is_refused(menu_copy):
     at = menu_copy.line_of('transfer: "+32112"')
     (problem,) = problems_of(menu_copy)
     assert problem.startswith(f"{menu_copy.menus}:{at}:")
-    assert "emergency or short number" in problem and "never put a caller through" in problem
+    assert "emergency or short number (112)" in problem and "cannot put a caller through" in problem
 
 
 def test_a_transfer_to_a_short_number_is_refused(menu_copy):

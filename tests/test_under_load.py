@@ -25,4 +25,7 @@ def test_the_line_holds_under_load_with_menu_edits_and_a_killed_worker():
     assert summary["calls_reaching_main_menu_or_helpline"] >= summary["calls"] - summary["failures"]
     assert summary["requests"] > 100 and summary["p99_ms"] > 0
     assert summary["menu_edits"]["valid"] >= 2 and summary["menu_edits"]["broken"] >= 2
+    # live reload took the valid edits and refused the broken files, calls going on throughout
+    assert summary["menu_versions_served"] >= 2 and summary["calls_hearing_an_edit"] > 0
+    assert summary["reloads_logged"] >= 1 and summary["refused_edits_logged"] >= 1
     assert summary["log_lines_with_caller_number"] == []

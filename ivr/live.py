@@ -1,0 +1,84 @@
+"""The line this process serves, and its live reload.
+
+Operators edit menus.yaml and prompts/ while calls are in progress. Each worker process watches
+the files from a background thread (so no request ever touches the disk) and swaps in a new line
+only when the whole set passes the checks; a broken edit is logged with every problem and the
+last good line keeps serving. The swap is one attribute assignment, so a request sees either the
+old line or the new one, never a mix.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+from pathlib import Path
+
+from .load import inspect
+from .model import Line
+
+log = logging.getLogger(__name__)
+
+
+class LiveLine:
+    def __init__(self, menus: str | Path, prompts: str | Path, line: Line, interval: float = 2.0):
+        self.menus = Path(menus)
+        self.prompts = Path(prompts)
+        self.line = line
+        self.loaded_at = datetime.datetime.now(datetime.timezone.utc)  # for /healthz
+        self.interval = interval
+        self.refused: list = []  # the errors of the last edit that was refused, until a good one
+        self._seen = self._signature()
+        self._watcher_pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _signature(self) -> tuple:
+        """What changes when an operator saves a file: names, sizes and modification times."""
+        files = [self.menus]
+        if self.prompts.is_dir():
+            files += sorted(p for p in self.prompts.rglob("*") if p.is_file())
+        out = []
+        for path in files:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), stat.st_size, stat.st_mtime_ns))
+        return tuple(out)
+
+    def refresh(self) -> bool:
+        """Reload if the files changed. True when a new line was swapped in."""
+        with self._lock:
+            signature = self._signature()
+            if signature == self._seen:
+                return False
+            self._seen = signature
+            line, problems = inspect(self.menus, self.prompts)
+            if line is None:
+                self.refused = [p for p in problems if p.severity == "error"]
+                log.error("menu files refused, still serving version %s:\n%s", self.line.version,
+                          "\n".join(str(p) for p in problems if p.severity == "error"))
+                return False
+            self.refused = []
+            if line.version == self.line.version:
+                return False
+            log.info("menus reloaded: version %s replaces %s", line.version, self.line.version)
+            self.line = line
+            self.loaded_at = datetime.datetime.now(datetime.timezone.utc)
+            return True
+
+    def watch(self) -> None:
+        """Start this process's watcher once (gunicorn forks workers after loading the app)."""
+        if self.interval <= 0 or self._watcher_pid == os.getpid():
+            return
+        self._watcher_pid = os.getpid()
+        thread = threading.Thread(target=self._loop, name="menu-reload", daemon=True)
+        thread.start()
+
+    def _loop(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(self.interval):
+            try:
+                self.refresh()
+            except Exception:  # a watcher that dies would silently stop all reloads
+                log.exception("menu reload failed; will try again")

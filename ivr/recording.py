@@ -1,0 +1,146 @@
+"""Recording real calls as fixtures (IVR_RECORD_DIR).
+
+With IVR_RECORD_DIR set, every webhook the line answers is appended, with the TwiML it answered,
+to one file per call in that folder: the format `ivr.fixtures` reads and `python -m ivr replay`
+replays. Before anything reaches the disk the caller's and the line's numbers (in any written
+form), CallSid, AccountSid and the caller's location are replaced by the simulated phone's
+placeholders, and parameters that may encode them (CallToken...) are dropped.
+
+Several workers may answer steps of the same call. Twilio waits for each answer before the next
+request, so steps arrive in order; each is appended to the call's file under an exclusive lock.
+The file name is an HMAC of the CallSid with a random key kept in the folder (`.key`), so every
+worker finds the same file and the name says nothing about the call: delete `.key` and the names
+can no longer be linked to Twilio's call logs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+import phonenumbers
+from flask import Flask, request
+
+from . import phone
+from .fixtures import dump_step
+
+log = logging.getLogger(__name__)
+
+# Parameters that identify the call, replaced by the placeholders the simulated phone uses.
+PLACEHOLDERS = {
+    "From": phone.CALLER, "Caller": phone.CALLER, "To": phone.LINE, "Called": phone.LINE,
+    "CallSid": phone.CALL_SID, "AccountSid": phone.ACCOUNT_SID,
+    "DialCallSid": "CA" + "1" * 32, "ParentCallSid": "CA" + "2" * 32,
+    "ForwardedFrom": phone.CALLER, "CallerName": "",
+    # Where the caller is: personal data, emptied.
+    "FromCity": "", "FromState": "", "FromZip": "", "CallerCity": "", "CallerState": "", "CallerZip": "",
+}
+# Signed tokens that carry the caller's identity in an encoded form no search would find.
+DROPPED = {"CallToken", "StirPassportToken"}
+SID = re.compile(r"\b(CA|AC)[0-9a-fA-F]{32}\b")
+
+
+def enable(app: Flask) -> None:
+    """Record the webhooks of this app when RECORD_DIR (IVR_RECORD_DIR) is set."""
+    app.config.setdefault("RECORD_DIR", os.environ.get("IVR_RECORD_DIR", ""))
+    if not app.config["RECORD_DIR"]:
+        return
+    folder = Path(app.config["RECORD_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    log.warning("IVR_RECORD_DIR: recording every call's webhooks (numbers replaced) in %s", folder)
+
+    @app.after_request
+    def record(response):
+        # Only answered webhooks of a call: forged requests (403) must not fill the disk.
+        if response.status_code == 200 and request.path.startswith("/voice") and request.form.get("CallSid"):
+            try:
+                _append(folder, request.full_path if request.query_string else request.path,
+                        request.method, request.form.to_dict(), response.get_data(as_text=True),
+                        app.config["CLOCK"]())
+            except Exception:  # recording must never cost the caller their answer
+                log.exception("could not record a step at %s", request.path)
+        return response
+
+
+def scrub(params: dict, text: str) -> tuple[dict, str]:
+    """The request's parameters and the answer with every identifying value replaced."""
+    numbers = [(params.get(name, ""), phone.CALLER) for name in ("From", "Caller", "ForwardedFrom")]
+    numbers += [(params.get(name, ""), phone.LINE) for name in ("To", "Called")]
+    patterns = [(p, placeholder) for number, placeholder in numbers if (p := _any_form(number))]
+
+    def clean(value: str) -> str:
+        for pattern, placeholder in patterns:
+            value = pattern.sub(placeholder, value)
+        value = SID.sub(lambda m: phone.CALL_SID if m.group(1).upper() == "CA" else phone.ACCOUNT_SID, value)
+        return value
+
+    cleaned = {}
+    for name, value in params.items():
+        if name in DROPPED:
+            continue
+        cleaned[name] = PLACEHOLDERS[name] if name in PLACEHOLDERS else clean(value)
+    return cleaned, clean(text)
+
+
+def _any_form(number: str):
+    """A pattern for a number however it is written: +32 470 12 34 56, 0032470123456,
+    0470/12.34.56, 4 7 0 1 2... (the national digits with any separators, any prefix)."""
+    digits = re.sub(r"\D", "", number or "")
+    if len(digits) < 6:  # anonymous or withheld callers: nothing to find
+        return None
+    try:
+        parsed = phonenumbers.parse(number, "BE")
+        national, country = str(parsed.national_number), str(parsed.country_code)
+    except phonenumbers.NumberParseException:
+        national, country = digits, ""
+    sep = r"[\s./()-]*"
+    prefix = "(?:0" + sep + ")"
+    if country:
+        prefix = f"(?:(?:\\+|00){sep}{sep.join(country)}{sep}(?:\\(0\\){sep})?|0{sep})"
+    return re.compile(r"(?<!\d)" + prefix + "?" + sep.join(national) + r"(?!\d)")
+
+
+def _key(folder: Path) -> bytes:
+    path = folder / ".key"
+    if not path.exists():
+        # Written whole under another name, then linked: a worker never reads half a key, and
+        # when two workers race, the first link wins and both use its key.
+        draft = folder / f".key.{os.getpid()}.{secrets.token_hex(4)}"
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip().encode()
+
+
+def file_for(folder: Path, call_sid: str) -> Path:
+    name = hmac.new(_key(folder), call_sid.encode(), hashlib.sha256).hexdigest()[:16]
+    return folder / f"call-{name}.yaml"
+
+
+def _append(folder: Path, path: str, method: str, params: dict, answer: str, now: dt.datetime) -> None:
+    target = file_for(folder, params["CallSid"])
+    params, answer = scrub(params, answer)
+    path = scrub({}, path)[1]
+    with open(target, "a", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            if os.fstat(f.fileno()).st_size == 0:  # checked under the lock: one header per call
+                when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+                f.write(f"# Recorded by the line (IVR_RECORD_DIR); numbers and ids are placeholders.\n"
+                        f"# Replay: python -m ivr replay FILE. Format: docs/testing.md\n"
+                        f"call: recorded {when}\nclock: '{now.isoformat(timespec='seconds')}'\nsteps:\n")
+            f.write(dump_step(path, method, params, answer))
+            f.flush()
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

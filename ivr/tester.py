@@ -1,0 +1,220 @@
+"""Testers' commands: `call` (a phone in the terminal) and `replay` (recorded calls as tests).
+
+Both run the line through `ivr.phone`, the one implementation of Twilio's behaviour in the
+project; see docs/testing.md.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import urllib.parse
+import uuid
+
+import click
+
+from . import fixtures, phone
+from .numbers import to_e164
+
+OUTCOMES = {"answered": "completed", "completed": "completed", "busy": "busy",
+            "no-answer": "no-answer", "failed": "failed", "canceled": "canceled"}
+SILENCE = {"", "-", "silence"}
+KEYPAD = set("0123456789*#")
+
+
+def _in_process(record: bool):
+    """The app, in this process, signed with a throwaway token."""
+    from . import create_app
+    token = secrets.token_hex(16)
+    config = {"TWILIO_AUTH_TOKEN": token, "ALLOW_UNSIGNED": False, "TRUSTED_PROXIES": "0"}
+    if not record:
+        config["RECORD_DIR"] = ""
+    app = create_app(config)
+    return phone.FlaskTransport(app.test_client()), fixtures.BASE_URL, token, app
+
+
+def clock_setter(app):
+    """Sets the in-process line's clock to a fixture's time; None puts the real clock back."""
+    real = app.config["CLOCK"]
+
+    def set_clock(when):
+        app.config["CLOCK"] = real if when is None else (lambda: when)
+    return set_clock
+
+
+def _languages(line):
+    """Language codes in the order the language choice offers them (key 1, 2...)."""
+    if line is None:
+        from . import ROOT
+        from .load import load
+        line = load(os.environ.get("IVR_MENUS", str(ROOT / "menus.yaml")),
+                    os.environ.get("IVR_PROMPTS", str(ROOT / "prompts")))
+    return [language.code for language in line.languages]
+
+
+@click.command("call")
+@click.option("--url", help="call a running line (e.g. http://127.0.0.1:5000) instead of one in this process; "
+                            "requests are signed with TWILIO_AUTH_TOKEN when it is set")
+@click.option("--lang", help="answer the language choice with this language (fr, nl...)")
+@click.option("--to", "to_number", default=phone.LINE, show_default=True, help="the number called (Twilio's To)")
+@click.option("--keys", help="a scripted call, no prompts: comma-separated keys, 'silence', a transfer "
+                             "outcome (answered, busy, no-answer, failed) or 'hangup'; e.g. 1,2,1,busy,0")
+@click.option("--transcript", "transcript_file", type=click.Path(dir_okay=False),
+              help="also write the transcript to this file")
+def call_command(url, lang, to_number, keys, transcript_file):
+    """Call the line from the terminal and hear what a caller hears."""
+    line_number = to_e164(to_number)
+    if line_number is None:
+        raise click.BadParameter(f"{to_number!r} is not a phone number", param_hint="--to")
+    if url:
+        transport, base_url, token, line = phone.HttpTransport(), url.rstrip("/"), os.environ.get("TWILIO_AUTH_TOKEN"), None
+    else:
+        transport, base_url, token, app = _in_process(record=True)
+        line = app.extensions["ivr"].line
+    language_key = None
+    if lang:
+        codes = _languages(line)
+        if lang not in codes:
+            raise click.BadParameter(f"the line offers {', '.join(codes)}", param_hint="--lang")
+        language_key = str(codes.index(lang) + 1)
+
+    # A fresh fake CallSid per call, as Twilio gives: recordings of two calls stay apart.
+    the_call = phone.Call(transport, base_url, token,
+                          phone.twilio_params(line=line_number, call_sid="CA" + uuid.uuid4().hex))
+    live = keys is None
+    shown = 0
+
+    def show():
+        nonlocal shown
+        if live:
+            for text in the_call.transcript[shown:]:
+                click.echo(text)
+        shown = len(the_call.transcript)
+
+    status = 0
+    try:
+        the_call.start()
+        gather_action = urllib.parse.urlsplit(the_call.listening.get("action", "")).path
+        if language_key and gather_action.startswith("/voice/language"):
+            the_call.press(language_key)
+        if live:
+            _interactive(the_call, show)
+        else:
+            status = play_script(the_call, keys.split(","))
+    except phone.LineError as e:
+        click.echo(f"line error: {e}", err=True)
+        status = 1
+    except (KeyboardInterrupt, click.Abort):  # Ctrl-C: the caller hangs up
+        the_call.hang_up()
+    show()
+    text = "\n".join(the_call.transcript) + "\n"
+    click.echo("--- transcript ---\n" + text, nl=False)
+    if transcript_file:
+        with open(transcript_file, "w", encoding="utf-8") as f:
+            f.write(text)
+    sys.exit(status)
+
+
+def _interactive(the_call: phone.Call, show) -> None:
+    while not the_call.ended:
+        show()
+        if the_call.waiting == "dial":
+            choice = click.prompt(f"Transfer to {the_call.dialing}: outcome",
+                                  type=click.Choice(["answered", "busy", "no-answer", "failed"]),
+                                  default="answered")
+            the_call.dial_outcome(OUTCOMES[choice])
+            continue
+        listening = the_call.listening
+        ends = [f"{listening['numDigits']} key(s)" if listening["numDigits"] else "any number of keys",
+                f"finish key {listening['finishOnKey']}" if listening["finishOnKey"] else "no finish key",
+                f"{listening['timeout']} s of silence"]
+        typed = f", typed so far: {listening['typed']}" if listening["typed"] else ""
+        click.echo(f"(listening: {', '.join(ends)}{typed}; Enter alone = silence, q = hang up)")
+        try:
+            entry = input("keys> ").strip()
+        except EOFError:
+            entry = "q"
+        if entry in ("q", "quit", "hangup"):
+            the_call.hang_up()
+        elif entry == "":
+            the_call.silence()
+        else:
+            _press(the_call, entry)
+
+
+def _press(the_call: phone.Call, keys: str) -> None:
+    for position, key in enumerate(keys):
+        if key not in KEYPAD:
+            click.echo(f"({key!r} is not a key of a phone keypad; ignored)")
+        elif the_call.waiting != "keys":
+            click.echo(f"(the line is not listening any more: {keys[position:]!r} not pressed)")
+            return
+        else:
+            the_call.press(key)
+
+
+def play_script(the_call: phone.Call, script: list[str]) -> int:
+    """Run a --keys script; 0 when it fitted the call, 2 (and why, on stderr) when it did not."""
+    for number, item in enumerate((s.strip() for s in script), 1):
+        if the_call.ended:
+            click.echo(f"the call ended before script item {number} ({item!r})", err=True)
+            return 2
+        if item == "hangup":
+            the_call.hang_up()
+        elif item in OUTCOMES:
+            if the_call.waiting != "dial":
+                click.echo(f"script item {number} ({item!r}): no transfer is ringing", err=True)
+                return 2
+            the_call.dial_outcome(OUTCOMES[item])
+        elif the_call.waiting != "keys":
+            click.echo(f"script item {number} ({item!r}): the line is ringing {the_call.dialing}; "
+                       f"give an outcome (answered, busy, no-answer, failed)", err=True)
+            return 2
+        elif item in SILENCE:
+            the_call.silence()
+        elif set(item) <= KEYPAD:
+            for key in item:
+                if the_call.waiting != "keys":
+                    click.echo(f"script item {number} ({item!r}): the line stopped listening", err=True)
+                    return 2
+                the_call.press(key)
+        else:
+            click.echo(f"script item {number} ({item!r}) is not keys, silence, an outcome or hangup", err=True)
+            return 2
+    if not the_call.ended:
+        the_call.hang_up()
+    return 0
+
+
+@click.command("replay")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--url", help="replay against a running line instead of one in this process "
+                            "(signed with TWILIO_AUTH_TOKEN when it is set)")
+@click.option("--update", is_flag=True, help="after an intended change: rewrite the expected answers, "
+                                             "showing what changed")
+def replay_command(paths, url, update):
+    """Replay recorded calls (files, or folders of *.yaml; default tests/fixtures) and compare answers."""
+    from . import ROOT
+    paths = paths or [str(ROOT / "tests" / "fixtures")]
+    set_clock = None
+    if url:
+        # A running line keeps its own clock: pages with opening hours may differ from the recording.
+        transport, base_url, token = phone.HttpTransport(), url.rstrip("/"), os.environ.get("TWILIO_AUTH_TOKEN")
+    else:
+        transport, base_url, token, app = _in_process(record=False)
+        set_clock = clock_setter(app)
+    try:
+        results = fixtures.run(paths, transport, base_url, token, update=update, set_clock=set_clock)
+    except fixtures.FixtureError as e:
+        click.echo(str(e), err=True)
+        sys.exit(2)
+    for result in results:
+        click.echo(result.report())
+        if update and not result.passed:
+            click.echo(f"      {'NOT updated: the line fails this call' if result.broken else 'updated'}: "
+                       f"{result.fixture.file}")
+    failed = [r for r in results if not r.passed]
+    verb = "changed" if update else "failed"
+    click.echo(f"{len(results)} call(s) replayed, {len(failed)} {verb}.")
+    if not results or (failed and (not update or any(r.broken for r in failed))):
+        sys.exit(1)

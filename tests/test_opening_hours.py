@@ -1,0 +1,106 @@
+"""Opening hours, Brussels time, with a fixed clock: open or closed now, and what a caller hears."""
+import datetime
+
+import pytest
+
+from ivr import create_app
+from ivr.load import inspect
+from ivr.model import BRUSSELS
+from ivr.phone import FlaskTransport, call
+from conftest import PUBLIC_URL, TOKEN
+
+
+def at(text):
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=BRUSSELS)
+
+
+def caller_at(when, copy=None):
+    config = {"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: at(when)}
+    if copy:
+        config.update(MENUS=str(copy.menus), PROMPTS=str(copy.prompts))
+    return call(FlaskTransport(create_app(config).test_client()), PUBLIC_URL, TOKEN)
+
+
+def test_a_line_open_until_midnight_is_open_at_23_59():
+    c = caller_at("2026-11-27 23:59").press("1").press("5").press("1")
+    assert "Écoute-Enfants." in c.said and "La ligne est ouverte en ce moment." in c.said
+
+
+@pytest.mark.parametrize("when", ["2026-11-28 00:00", "2026-11-28 03:30", "2026-11-28 09:59"])
+def test_a_closed_line_says_so_and_names_an_open_one(when):
+    c = caller_at(when).press("1").press("5").press("1")
+    assert "La ligne est fermée en ce moment." in c.said
+    assert "En ce moment, vous pouvez joindre Télé-Accueil. Raccrochez et appelez le 1 0 7." in c.said
+    assert "1 0 3" in c.said  # its own number is still said, for later
+
+
+def test_the_brussels_clock_is_used_whatever_the_servers_zone():
+    # 23:30 UTC in winter is 00:30 in Brussels: Écoute-Enfants is closed.
+    utc = datetime.datetime(2026, 11, 27, 23, 30, tzinfo=datetime.timezone.utc)
+    config = {"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: utc}
+    c = call(FlaskTransport(create_app(config).test_client()), PUBLIC_URL, TOKEN).press("1").press("5").press("1")
+    assert "La ligne est fermée en ce moment." in c.said
+
+
+@pytest.fixture
+def night_line(menu_copy):
+    """SOS Viol given night hours on weekdays, past midnight, and a closed date."""
+    menu_copy.replace('      number: "0800 98 100"', '      opening_hours:\n        monday-friday: "22:00-02:00"\n'
+                      '        closed: [2026-12-05]\n      number: "0800 98 100"')
+    return menu_copy
+
+
+@pytest.mark.parametrize("when,is_open", [
+    ("2026-11-27 21:59", False),  # Friday evening, before opening
+    ("2026-11-27 22:00", True),
+    ("2026-11-28 01:59", True),   # Saturday night: Friday's hours run past midnight
+    ("2026-11-28 02:00", False),
+    ("2026-11-28 22:30", False),  # Saturday: no hours of its own
+    ("2026-11-30 00:30", False),  # Monday 00:30: Sunday had no hours to spill over
+    ("2026-12-04 23:00", True),   # Friday
+    ("2026-12-05 01:00", False),  # a closed date closes the spill-over from the night before
+])
+def test_hours_past_midnight_and_closed_dates(night_line, when, is_open):
+    line, problems = inspect(night_line.menus, night_line.prompts)
+    assert line is not None, problems
+    sos = line.language("fr").helplines["sos-viol"]
+    assert sos.open_at(at(when)) is is_open
+
+
+def test_a_closed_line_is_not_offered_for_transfer_and_an_open_one_is_named(night_line):
+    c = caller_at("2026-11-28 12:00", night_line).press("1").press("4")
+    assert "SOS Viol." in c.said and "La ligne est fermée en ce moment." in c.said
+    assert "Pour appeler SOS Viol sans raccrocher" not in c.said
+    # From the same (main) menu: Écoute Violences Conjugales answers day and night.
+    assert "En ce moment, vous pouvez joindre Écoute Violences Conjugales." in c.said
+    c.press("1")  # the transfer key does nothing while it is closed
+    assert c.waiting == "keys" and c.dialing is None
+    assert c.said.startswith("La ligne est fermée en ce moment.")
+
+
+def test_an_open_line_is_offered_for_transfer(night_line):
+    c = caller_at("2026-11-27 23:00", night_line).press("1").press("4")
+    assert "La ligne est ouverte en ce moment." in c.said
+    c.press("1")
+    assert c.dialing == "+3280098100"
+
+
+@pytest.mark.parametrize("hours,message", [
+    ('        funday: "09:00-17:00"', "'funday' is not a day"),
+    ('        monday: "9h-17h"', "should be hours like 09:00-19:00"),
+    ('        monday: "09:00-25:00"', "should be hours like 09:00-19:00"),
+    ('        closed: [christmas]', "closed should list dates"),
+])
+def test_wrong_opening_hours_are_refused_with_their_line(menu_copy, hours, message):
+    menu_copy.replace('      number: "0800 98 100"', f'      opening_hours:\n{hours}\n      number: "0800 98 100"')
+    where = menu_copy.line_of(hours.strip())
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts)
+    errors = [str(p) for p in problems if p.severity == "error"]
+    assert line is None and any(message in e and f"menus.yaml:{where}:" in e for e in errors), errors
+
+
+def test_if_closed_must_name_an_existing_helpline(menu_copy):
+    menu_copy.replace("if_closed: [tele-accueil]", "if_closed: [tele-acceuil]")
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts)
+    assert line is None
+    assert any("names 'tele-acceuil', which does not exist; did you mean 'tele-accueil'?" in str(p) for p in problems)

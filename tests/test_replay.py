@@ -1,0 +1,178 @@
+"""`python -m ivr replay` and `python -m ivr call`, as a tester runs them."""
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr import fixtures
+from ivr.commands import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OLD = "Pour les violences dans le couple"
+NEW = "Pour la violence entre partenaires"
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    monkeypatch.delenv("IVR_RECORD_DIR", raising=False)
+
+    def run(*args, input=None):
+        return CliRunner().invoke(main, list(args), input=input)
+    return run
+
+
+@pytest.fixture
+def a_fixture(tmp_path):
+    """A copy of a recorded call that passes through the French main menu."""
+    return Path(shutil.copy(FIXTURES / "fr-transfer-2-ecoute-violences-conjugales.yaml", tmp_path / "call.yaml"))
+
+
+def use_menus(monkeypatch, menu_copy):
+    monkeypatch.setenv("IVR_MENUS", str(menu_copy.menus))
+    monkeypatch.setenv("IVR_PROMPTS", str(menu_copy.prompts))
+
+
+def test_replay_passes_on_the_shipped_fixtures(cli):
+    result = cli("replay", str(FIXTURES))
+    assert result.exit_code == 0, result.output
+    assert f"{len(list(FIXTURES.glob('*.yaml')))} call(s) replayed, 0 failed." in result.output
+
+
+def test_a_changed_text_fails_with_the_call_the_step_and_what_the_caller_hears_now(cli, a_fixture, menu_copy,
+                                                                                   monkeypatch):
+    use_menus(monkeypatch, menu_copy.replace(OLD, NEW))
+    result = cli("replay", str(a_fixture))
+    assert result.exit_code == 1
+    assert f"FAIL  {a_fixture}" in result.output
+    assert "step 2 (POST /voice/language/key): the answer changed" in result.output
+    removed = [line for line in result.output.splitlines() if line.strip().startswith("-") and OLD in line]
+    added = [line for line in result.output.splitlines() if line.strip().startswith("+") and NEW in line]
+    assert removed and added
+    assert "1 call(s) replayed, 1 failed." in result.output
+
+
+def test_update_rewrites_the_expectations_shows_the_change_then_replay_passes(cli, a_fixture, menu_copy,
+                                                                              monkeypatch):
+    use_menus(monkeypatch, menu_copy.replace(OLD, NEW))
+    updated = cli("replay", "--update", str(a_fixture))
+    assert updated.exit_code == 0, updated.output
+    assert NEW in updated.output and f"updated: {a_fixture}" in updated.output
+    text = a_fixture.read_text(encoding="utf-8")
+    assert NEW in text and OLD not in text
+    assert text.startswith("# Recorded from a simulated call")  # the header comments are kept
+    again = cli("replay", str(a_fixture))
+    assert again.exit_code == 0 and "0 failed" in again.output
+
+
+def test_attribute_order_and_whitespace_do_not_count_but_an_attribute_value_does(cli, a_fixture):
+    text = a_fixture.read_text(encoding="utf-8")
+    reordered = text.replace('method="POST" numDigits="1" timeout="6"', 'timeout="6"   numDigits="1" method="POST"')
+    reordered = reordered.replace("<Say language=", "<Say\n        language=")
+    assert reordered != text
+    a_fixture.write_text(reordered, encoding="utf-8")
+    assert cli("replay", str(a_fixture)).exit_code == 0
+    a_fixture.write_text(text.replace('timeout="6"', 'timeout="9"', 1), encoding="utf-8")
+    failed = cli("replay", str(a_fixture))
+    assert failed.exit_code == 1 and "timeout='9'" in failed.output
+
+
+def test_a_caller_sent_elsewhere_is_reported_at_that_step(cli, a_fixture):
+    fixture = fixtures.load(a_fixture)
+    fixture.steps[3].path = "/voice/fr/key?at=3"
+    fixtures.save(fixture)
+    result = cli("replay", str(a_fixture))
+    assert result.exit_code == 1
+    assert "step 4 (POST /voice/fr/key?at=2): the caller is now sent to /voice/fr/key?at=2 " \
+           "(before: /voice/fr/key?at=3)" in result.output
+
+
+def test_a_call_that_now_ends_early_is_reported(cli, tmp_path):
+    file = Path(shutil.copy(FIXTURES / "fr-quick-exit.yaml", tmp_path / "quick.yaml"))
+    fixture = fixtures.load(file)
+    fixture.steps.append(fixtures.Step("/voice/fr/key?at=3.1", params={"Digits": "1"}, answer="<Response/>"))
+    fixtures.save(fixture)
+    result = cli("replay", str(file))
+    assert result.exit_code == 1 and "the call now ends before this step" in result.output
+
+
+def test_a_hand_written_fixture_gets_its_answers_from_update(cli, tmp_path):
+    file = tmp_path / "by-hand.yaml"
+    file.write_text("# Dutch, straight to the main menu\n"
+                    "call: Dutch main menu\n"
+                    "steps:\n"
+                    "- request: {path: /voice}\n"
+                    "- request: {path: /voice/language/key, params: {Digits: '2'}}\n", encoding="utf-8")
+    first = cli("replay", str(file))
+    assert first.exit_code == 1 and "no answer was recorded" in first.output
+    assert cli("replay", "--update", str(file)).exit_code == 0
+    written = fixtures.load(file)
+    assert "Bent u nu in gevaar?" in written.steps[1].answer
+    assert written.steps[0].params["From"] == "+32470000000"  # Twilio's parameters, as placeholders
+    assert cli("replay", str(file)).exit_code == 0
+
+
+def test_a_hand_written_transfer_step_without_status_is_an_answered_transfer(cli, tmp_path):
+    file = tmp_path / "transfer.yaml"
+    file.write_text("call: French, put through, answered\n"
+                    "steps:\n"
+                    "- request: {path: /voice}\n"
+                    "- request: {path: /voice/language/key, params: {Digits: '1'}}\n"
+                    "- request: {path: /voice/fr/key, params: {Digits: '2'}}\n"
+                    "- request: {path: '/voice/fr/key?at=2', params: {Digits: '1'}}\n"
+                    "- request: {path: '/voice/fr/dialed?at=2&line=ecoute-violences-conjugales'}\n",
+                    encoding="utf-8")
+    assert cli("replay", "--update", str(file)).exit_code == 0
+    last = fixtures.load(file).steps[-1]
+    assert last.params["DialCallStatus"] == "completed"
+    assert "Votre appel avec Écoute Violences Conjugales est terminé." in last.answer
+
+
+def test_an_unreadable_fixture_is_named(cli, tmp_path):
+    file = tmp_path / "broken.yaml"
+    file.write_text("call: nothing\n", encoding="utf-8")
+    result = cli("replay", str(file))
+    assert result.exit_code == 2 and f"{file}: needs a list of `steps:`" in result.output
+
+
+# -- python -m ivr call -----------------------------------------------------------------------
+def test_a_scripted_call_prints_its_transcript(cli, tmp_path):
+    out = tmp_path / "transcript.txt"
+    result = cli("call", "--keys", "1,2,1,busy,silence,#", "--transcript", str(out))
+    assert result.exit_code == 0, result.output
+    lines = result.output.split("--- transcript ---\n")[1].splitlines()
+    assert lines[0] == "fr-BE: Pour le français, appuyez sur 1."
+    assert "[line dials +3280030030]" in lines and "[transfer to +3280030030: busy]" in lines
+    assert "fr-BE: La ligne est occupée." in lines
+    assert lines.index("[caller is silent]") < lines.index("[caller presses #]")
+    assert lines[-1] == "[call ended]"
+    assert out.read_text(encoding="utf-8").splitlines() == lines
+
+
+def test_lang_answers_the_language_choice(cli):
+    result = cli("call", "--lang", "nl", "--keys", "hangup")
+    transcript = result.output.split("--- transcript ---\n")[1]
+    assert "[caller presses 2]" in transcript and "nl-BE: Bent u nu in gevaar?" in transcript
+    assert cli("call", "--lang", "de", "--keys", "hangup").exit_code == 2
+
+
+def test_to_is_the_number_called(cli, monkeypatch):
+    monkeypatch.setenv("IVR_LANGUAGE_BY_NUMBER", "+3280099991=nl")
+    result = cli("call", "--to", "0800 99 991", "--keys", "hangup")
+    assert result.output.split("--- transcript ---\n")[1].startswith("nl-BE: Bent u nu in gevaar?")
+
+
+def test_a_script_that_does_not_fit_the_call_stops_with_the_item(cli):
+    result = cli("call", "--keys", "1,busy")
+    assert result.exit_code == 2 and "script item 2 ('busy'): no transfer is ringing" in result.output
+
+
+def test_the_interactive_phone_reads_keys_enter_is_silence_and_asks_the_transfer_outcome(cli):
+    result = cli("call", "--lang", "fr", input="2\n1\nno-answer\n\nq\n")
+    assert result.exit_code == 0, result.output
+    assert "(listening: 1 key(s), no finish key, 6 s of silence" in result.output
+    assert "Transfer to +3280030030: outcome" in result.output
+    transcript = result.output.split("--- transcript ---\n")[1].splitlines()
+    assert transcript.index("[transfer to +3280030030: no-answer]") < transcript.index("[caller is silent]")
+    assert "fr-BE: Écoute Violences Conjugales ne répond pas pour le moment." in transcript
+    assert transcript[-1] == "[caller hangs up]"
