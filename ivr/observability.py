@@ -66,7 +66,7 @@ def _start_clock():
 
 
 def _record(response: Response) -> Response:
-    if request.blueprint == "observability":
+    if request.blueprint in ("observability", "media"):  # not webhooks: health, scrapes, audio files
         return response
     try:
         _count_and_log(response)

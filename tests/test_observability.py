@@ -180,3 +180,22 @@ def test_the_redacting_formatter_blanks_numbers_in_messages_and_tracebacks():
     text = stream.getvalue()
     assert "caller [number], Called [number]" in text and "ValueError: [number]" in text
     assert text[:4].isdigit()  # the time stamp is left alone
+
+
+def test_healthz_follows_live_reload_and_tells_when_an_edit_was_refused(menu_copy):
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "MENUS": str(menu_copy.menus),
+                      "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0})
+    client, live = app.test_client(), app.extensions["ivr"]
+    first = client.get("/healthz").get_json()
+    assert first["refused_edit_errors"] == 0
+
+    menu_copy.replace('intro: "Menu principal."', 'intro: "Menu principal, nouvelle version."')
+    assert live.refresh()
+    second = client.get("/healthz").get_json()
+    assert second["menu_version"] != first["menu_version"] and second["loaded_at"] >= first["loaded_at"]
+
+    menu_copy.replace("main_menu: accueil", "main_menu: nulle-part")
+    assert not live.refresh()
+    third = client.get("/healthz").get_json()
+    assert third["status"] == "ok" and third["menu_version"] == second["menu_version"]
+    assert third["refused_edit_errors"] >= 1
