@@ -61,6 +61,7 @@ class Results:
     kills: list[float] = field(default_factory=list)
     edits: dict = field(default_factory=lambda: {"valid": 0, "broken": 0})
     calls_hearing_an_edit: int = 0
+    edit_times: list = field(default_factory=list)
     versions_served: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -155,6 +156,7 @@ def rewrite_menus(menus: Path, original: str, results: Results, stop: float, eve
     n = 0
     anchor = "Pour les victimes de violences sexuelles et leurs proches"
     assert anchor in original
+    start = time.monotonic()
     while time.monotonic() < stop:
         n += 1
         if n % 2:
@@ -163,7 +165,9 @@ def rewrite_menus(menus: Path, original: str, results: Results, stop: float, eve
         else:
             menus.write_text(original[: len(original) // 2] + "\n  broken: [unclosed\n", encoding="utf-8")
             results.edits["broken"] += 1
-        time.sleep(every)
+        results.edit_times.append(round(time.monotonic() - start, 2))
+        # On a fixed schedule, so that a slow wake-up under load does not skip edits.
+        time.sleep(max(0.0, start + n * every - time.monotonic()))
     menus.write_text(original, encoding="utf-8")
 
 
@@ -234,10 +238,12 @@ def _run(folder: Path, calls: int, seconds: float, workers: int, edit_every: flo
             time.sleep(0.1)
         started = time.monotonic()
         stop = started + seconds
-        threads = [threading.Thread(target=walk_calls, args=(base, results, stop, seed, useful)) for seed in range(calls)]
-        threads.append(threading.Thread(target=rewrite_menus, args=(menus, original, results, stop, edit_every)))
-        threads.append(threading.Thread(target=watch_health, args=(base, results, stop)))
-        threads.append(threading.Thread(target=kill_a_worker, args=(server.pid, results, started + seconds / 2)))
+        threads = [
+            threading.Thread(target=rewrite_menus, args=(menus, original, results, stop, edit_every)),
+            threading.Thread(target=watch_health, args=(base, results, stop)),
+            threading.Thread(target=kill_a_worker, args=(server.pid, results, started + seconds / 2)),
+        ]
+        threads += [threading.Thread(target=walk_calls, args=(base, results, stop, seed, useful)) for seed in range(calls)]
         for t in threads:
             t.start()
         for t in threads:
@@ -279,6 +285,7 @@ def report(results: Results, stdout: str, stderr: str, metrics_text: str, second
         "p50_ms": round(percentile([(r.ended - r.started) * 1000 for r in answered], 50), 1),
         "p99_ms": round(percentile([(r.ended - r.started) * 1000 for r in answered], 99), 1),
         "menu_edits": results.edits,
+        "menu_edit_times": results.edit_times,
         "menu_versions_served": len(results.versions_served),
         "reloads_logged": stderr.count("menus reloaded"),
         "refused_edits_logged": stderr.count("menu files refused"),
