@@ -26,7 +26,8 @@ preload_app = True
 # Metrics: every worker writes its counters to files in this folder, and /metrics adds up all of
 # them, so the numbers do not depend on which worker answers the scrape. prometheus_client reads
 # the variable when it is imported, so it is set here, before the app is loaded.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+_own_metrics_folder = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_folder:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(), f"ivr-metrics-{os.getpid()}")
 
 
@@ -35,6 +36,11 @@ def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+
+
+def on_exit(server):
+    if _own_metrics_folder:  # a folder the operator chose is left for them
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def child_exit(server, worker):

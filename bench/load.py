@@ -226,7 +226,9 @@ def _run(folder: Path, calls: int, seconds: float, workers: int, edit_every: flo
     env.pop("IVR_ALLOW_UNSIGNED", None)
     out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")
     gunicorn = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-                "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), "ivr:create_app()"]
+                "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT),
+                "--no-control-socket",  # a running server's socket in ~/.gunicorn stays its own
+                "ivr:create_app()"]
     server = subprocess.Popen(gunicorn, env=env, stdout=out, stderr=err, cwd=ROOT)
     results = Results()
     try:
