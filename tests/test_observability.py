@@ -199,3 +199,21 @@ def test_healthz_follows_live_reload_and_tells_when_an_edit_was_refused(menu_cop
     third = client.get("/healthz").get_json()
     assert third["status"] == "ok" and third["menu_version"] == second["menu_version"]
     assert third["refused_edit_errors"] >= 1
+
+
+def test_a_failing_webhook_is_counted_as_a_technical_problem(client, monkeypatch):
+    import ivr.flow
+    original = ivr.flow.node
+
+    def broken(line, language, at, *args, **kwargs):
+        if at:
+            raise RuntimeError("simulated bug")
+        return original(line, language, at, *args, **kwargs)
+
+    before = scrape(client)
+    monkeypatch.setattr(ivr.flow, "node", broken)
+    c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("3")
+    assert "1 1 2" in c.said and c.waiting == "keys"  # apologised, back on the main menu
+    after = scrape(client)
+    assert grew(before, after, "ivr_technical_problems_total", step="key") == 1
+    assert grew(before, after, "ivr_webhooks_total", step="key", status="200") == 1
