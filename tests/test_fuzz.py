@@ -17,7 +17,7 @@ from conftest import PUBLIC_URL, TOKEN
 
 VERBS = {"Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Number", "Hangup"}
 LIMIT = 16 * 1024
-FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 KNOWN = ["/voice", "/voice/language", "/voice/language/key", "/voice/fr/node", "/voice/fr/key",
          "/voice/fr/dialed", "/voice/nl/key", "/voice/xx/key", "/voice/fr", "/", "/voice/fr/key/extra"]
