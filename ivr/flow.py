@@ -81,8 +81,8 @@ def language_choice(line: Line, silences: int, now: datetime.datetime) -> Reply:
 def language_key(line: Line, digits: str, silences: int, now: datetime.datetime) -> Reply:
     if not digits:
         return language_choice(line, silences + 1, now)
-    if digits == line.keys.quick_exit:
-        return quick_exit(line.language(line.default_language))
+    if digits == line.keys.quick_exit:  # no language chosen yet: the neutral goodbye in each
+        return quick_exit(*line.languages)
     language = line.language_by_key(digits)
     if language is not None:
         return start(line, language, now)
@@ -175,12 +175,16 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
     yourself = speech.dial_yourself(language, helpline)
     if yourself:
         said.append(yourself)
-    retry = next(k for k, h in where.transfers() if h.id == helpline.id)
-    said.append(speech.sentence(
-        language, "after_transfer",
-        key=speech.key_name(language, retry),
-        main_menu=speech.key_name(language, line.keys.main_menu),
-    ))
+    # The page may have lost this transfer in a menu edit while the line rang: then no retry key.
+    retry = next((k for k, h in where.transfers() if h.id == helpline.id), None)
+    if retry is not None:
+        said.append(speech.sentence(
+            language, "after_transfer",
+            key=speech.key_name(language, retry),
+            main_menu=speech.key_name(language, line.keys.main_menu),
+        ))
+    else:
+        said.append(speech.page_help(line, language))
     return Reply(next=Ask(
         tuple(said),
         on_key=Step("key", language.code, at, 0),
@@ -188,8 +192,8 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
     ))
 
 
-def quick_exit(language: Language) -> Reply:
-    return Reply(said=(speech.sentence(language, "quick_exit_message"),), next=HangUp())
+def quick_exit(*languages: Language) -> Reply:
+    return Reply(said=tuple(speech.sentence(lang, "quick_exit_message") for lang in languages), next=HangUp())
 
 
 def menu_changed(line: Line, language: Language, now: datetime.datetime) -> Reply:

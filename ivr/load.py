@@ -34,6 +34,8 @@ HELPLINE_FIELDS = {
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PROMPT_FILE_FIELDS = {"voice", "language"} | set(PROMPTS)
 KEYPAD = set("0123456789*#")
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # menu and helpline names travel in URLs as they are
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 DEFAULT_TIMING = {"listen_seconds": 6, "silences_before_goodbye": 2, "ring_seconds": 25}
 
 
@@ -137,6 +139,10 @@ def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
         codes = []
     if len(set(codes)) != len(codes):
         check.error(doc.place("languages"), "a language is listed twice in languages")
+    for code in codes:
+        # Codes go into the URLs Twilio calls back; "language" is the language choice's own path.
+        if not LANGUAGE_CODE.match(code) or code == "language":
+            check.error(doc.place("languages"), f"'{code}' is not a language code: use two or three small letters, like fr or nl")
     if len(codes) > 9:
         check.error(doc.place("languages"), "at most 9 languages fit on the keypad")
     default = top.get("default_language")
@@ -307,6 +313,10 @@ def _tree(check: _Checker, doc: Located, code: str, value, keys: Keys):
     section = check.fields(doc, (code,), value, LANGUAGE_FIELDS, f"the '{code}' section")
     raw_helplines = check.fields(doc, (code, "helplines"), section.get("helplines"), set(section.get("helplines") or {}), "helplines")
     helplines = {}
+    menu_names = list(section["menus"]) if isinstance(section.get("menus"), dict) else []
+    for name, kind in [(m, "menu") for m in menu_names] + [(h, "helpline") for h in raw_helplines]:
+        if not NAME.match(str(name)):
+            check.error(doc.place(code, f"{kind}s", name), f"'{name}' cannot name a {kind}: use small letters, digits and dashes, like sos-viol")
     for hid, hvalue in raw_helplines.items():
         helpline = _helpline(check, doc, (code, "helplines", hid), str(hid), hvalue)
         if helpline:

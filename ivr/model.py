@@ -94,7 +94,8 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 @dataclass(frozen=True)
 class OpeningHours:
     """When a helpline answers, in Brussels time. A range may run past midnight (22:00-02:00);
-    a closed date closes that whole calendar day, including the end of the night before."""
+    a closed date closes that whole calendar day: the end of the night before, and the night
+    that would start on it."""
     always: bool
     weekly: tuple[tuple[int, int, int], ...] = ()  # (weekday, Monday = 0; start; end) in minutes
     closed: frozenset[datetime.date] = frozenset()
@@ -111,7 +112,8 @@ class OpeningHours:
         for day, start, end in self.weekly:
             if day == today and start <= minute < end:
                 return True
-            if day == yesterday and end > 1440 and minute < end - 1440:
+            if day == yesterday and end > 1440 and minute < end - 1440 \
+                    and local.date() - datetime.timedelta(days=1) not in self.closed:
                 return True
         return False
 
@@ -182,6 +184,21 @@ class Language:
     menus: Mapping[str, Menu]
     helplines: Mapping[str, Helpline]
     recordings: Mapping[str, Recording] = field(default_factory=lambda: MappingProxyType({}))  # by prompt or helpline
+
+    def pages(self) -> tuple[tuple[tuple[str, ...], Page], ...]:
+        """Every (key path, page) a caller can reach, walking from the main menu in key order."""
+        found = []
+
+        def visit(path):
+            node = self.node(path)
+            if isinstance(node, Menu):
+                for option in node.options:
+                    visit(path + (option.key,))
+            else:
+                found.append((path, node))
+
+        visit(())
+        return tuple(found)
 
     def alternative_to(self, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> Helpline | None:
         """An open helpline to name while `helpline` is closed: the operator's choice

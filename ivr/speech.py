@@ -77,14 +77,18 @@ def page(line: Line, language: Language, node: Page, at: tuple[str, ...], now: d
         said.extend(helpline_reading(language, helpline, None if is_open is False else transfer_keys.get(helpline.id), is_open))
         if is_open is False:
             said.extend(alternative(language, helpline, at, now))
+    said.append(page_help(line, language))
+    return tuple(said)
+
+
+def page_help(line: Line, language: Language) -> Said:
     keys = line.keys
-    said.append(sentence(
+    return sentence(
         language, "page_help",
         repeat=key_name(language, keys.repeat),
         back=key_name(language, keys.back),
         main_menu=key_name(language, keys.main_menu),
-    ))
-    return tuple(said)
+    )
 
 
 def helpline_reading(language: Language, helpline: Helpline, transfer_key: str | None,

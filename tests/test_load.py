@@ -1,4 +1,6 @@
 """Loading refuses what the line cannot run, and says where: file, line and what to change."""
+import datetime
+
 import pytest
 
 from ivr import ConfigError, create_app
@@ -12,7 +14,8 @@ def problems_of(copy):
 
 
 def test_the_shipped_menus_load_without_any_problem(menu_copy):
-    line, problems = inspect(menu_copy.menus, menu_copy.prompts)
+    # On the day they were checked: a year later every helpline rightly warns "re-check".
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts, today=datetime.date(2026, 11, 28))
     assert problems == [] and [lang.code for lang in line.languages] == ["fr", "nl"]
 
 
@@ -110,3 +113,20 @@ def test_the_check_command_lists_problems_and_fails(menu_copy, runner):
     result = runner.invoke(args=["check", str(menu_copy.menus)])
     assert result.exit_code == 1
     assert "does not exist; did you mean 'soutien'?" in result.output and "1 error(s)" in result.output
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("    sos-viol:\n", "    sos&viol:\n", "'sos&viol' cannot name a helpline: use small letters, digits and dashes"),
+    ("    soutien:\n", "    Soutien Psy:\n", "'Soutien Psy' cannot name a menu"),
+])
+def test_names_that_cannot_travel_in_a_url_are_refused(menu_copy, old, new, message):
+    menu_copy.replace(old, new)
+    where = menu_copy.line_of(new.rstrip("\n"))
+    problems = problems_of(menu_copy)
+    assert any(message in p and f"menus.yaml:{where}:" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("code", ["language", "FR", "fr-BE"])
+def test_a_language_code_must_be_two_or_three_small_letters(menu_copy, code):
+    menu_copy.replace("languages: [fr, nl]", f"languages: [fr, nl, {code}]")
+    assert any(f"'{code}' is not a language code" in p for p in problems_of(menu_copy))

@@ -46,7 +46,7 @@ def test_the_brussels_clock_is_used_whatever_the_servers_zone():
 def night_line(menu_copy):
     """SOS Viol given night hours on weekdays, past midnight, and a closed date."""
     menu_copy.replace('      number: "0800 98 100"', '      opening_hours:\n        monday-friday: "22:00-02:00"\n'
-                      '        closed: [2026-12-05]\n      number: "0800 98 100"')
+                      '        closed: [2026-12-05, 2026-12-11]\n      number: "0800 98 100"')
     return menu_copy
 
 
@@ -59,6 +59,9 @@ def night_line(menu_copy):
     ("2026-11-30 00:30", False),  # Monday 00:30: Sunday had no hours to spill over
     ("2026-12-04 23:00", True),   # Friday
     ("2026-12-05 01:00", False),  # a closed date closes the spill-over from the night before
+    ("2026-12-11 23:00", False),  # a closed Friday...
+    ("2026-12-12 01:00", False),  # ...has no night shift running into Saturday either
+    ("2026-12-10 23:30", True),   # the Thursday before is open as usual
 ])
 def test_hours_past_midnight_and_closed_dates(night_line, when, is_open):
     line, problems = inspect(night_line.menus, night_line.prompts)

@@ -190,3 +190,11 @@ def test_any_worker_can_answer_any_step_of_a_call():
     spread.press("1").dial_outcome("no-answer").silence()
     assert "Centre de Prévention du Suicide" in spread.said
     assert spread.transport.count == 7
+
+
+def test_a_transfer_result_for_a_page_that_lost_its_transfer_still_gives_the_number(client):
+    # An operator removed the transfer (or moved the helpline) while the line rang.
+    response = signed_post(client, "/voice/fr/dialed?at=1&line=police", dict(twilio_params(), DialCallStatus="busy"))
+    said = " ".join(s.text for s in is_menu_twiml(response).iter("Say"))
+    assert "Vous pouvez appeler vous-même le 1 0 1" in said and "problème technique" not in said
+    assert "Pour réessayer" not in said and "Pour le menu principal, appuyez sur 0." in said
