@@ -12,8 +12,8 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# Local development: signatures are only skipped when no TWILIO_AUTH_TOKEN is set, and then the
-# app answers 127.0.0.1 only.
+# Local development: without TWILIO_AUTH_TOKEN, signatures are skipped (IVR_ALLOW_UNSIGNED=1) and
+# the app answers 127.0.0.1 only; with it, signatures are checked as in production.
 run: $(BIN)/.installed
 	@if [ -z "$$TWILIO_AUTH_TOKEN" ]; then \
 	  echo "No TWILIO_AUTH_TOKEN: serving WITHOUT signature checks, on 127.0.0.1 only."; \

@@ -20,6 +20,8 @@ from .model import BRUSSELS
 from .numbers import to_e164
 
 ROOT = Path(__file__).resolve().parent.parent
+MENUS_FILE = ROOT / "menus.yaml"  # IVR_MENUS and IVR_PROMPTS name others, for the app and every command
+PROMPTS_DIR = ROOT / "prompts"
 log = logging.getLogger(__name__)
 
 
@@ -32,8 +34,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         TWILIO_AUTH_TOKEN=os.environ.get("TWILIO_AUTH_TOKEN", ""),
         ALLOW_UNSIGNED=os.environ.get("IVR_ALLOW_UNSIGNED", "") == "1",
-        MENUS=os.environ.get("IVR_MENUS", str(ROOT / "menus.yaml")),
-        PROMPTS=os.environ.get("IVR_PROMPTS", str(ROOT / "prompts")),
+        MENUS=os.environ.get("IVR_MENUS", str(MENUS_FILE)),
+        PROMPTS=os.environ.get("IVR_PROMPTS", str(PROMPTS_DIR)),
         TRANSFER_CALLER_ID=os.environ.get("IVR_TRANSFER_CALLER_ID", ""),
         LANGUAGE_BY_NUMBER=os.environ.get("IVR_LANGUAGE_BY_NUMBER", ""),
         TRUSTED_PROXIES=os.environ.get("IVR_TRUSTED_PROXIES", "1"),
@@ -78,6 +80,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _check_config(app: Flask) -> None:
     config = app.config
+    if config["ALLOW_UNSIGNED"] and config["TWILIO_AUTH_TOKEN"]:
+        # Both set is how a development setting leaks into production: refuse rather than guess.
+        raise ConfigError("IVR_ALLOW_UNSIGNED=1 and TWILIO_AUTH_TOKEN are both set: unset "
+                          "IVR_ALLOW_UNSIGNED, since a line with a token must check signatures.")
     if config["ALLOW_UNSIGNED"]:
         log.warning("IVR_ALLOW_UNSIGNED=1: Twilio signatures are NOT checked; local development only, "
                     "and only requests from 127.0.0.1 are answered")

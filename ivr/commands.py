@@ -1,5 +1,5 @@
-"""Command-line tools for operators, registered on the app (`flask --app ivr ...`) and
-available as `python -m ivr ...`."""
+"""Command-line tools, as `python -m ivr ...` (they need no auth token and read broken menus too),
+and registered on the app for `flask --app ivr ...` (which loads the app first)."""
 from __future__ import annotations
 
 import sys
@@ -13,12 +13,12 @@ from .model import RECORDABLE_PROMPTS
 
 
 @click.command("check")
-@click.argument("menus", required=False)
-@click.option("--prompts", "prompts_dir", help="folder of the prompts files (default: prompts/ next to MENUS)")
+@click.argument("menus", required=False, envvar="IVR_MENUS")
+@click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files (default: prompts/ next to MENUS)")
 def check_command(menus, prompts_dir):
     """Check menus.yaml and the prompts; list every problem with its file and line."""
-    from . import ROOT
-    menus = menus or str(ROOT / "menus.yaml")
+    from . import MENUS_FILE
+    menus = menus or str(MENUS_FILE)
     line, problems = inspect(menus, prompts_dir)
     for problem in problems:
         click.echo(str(problem))
@@ -39,8 +39,8 @@ def check_command(menus, prompts_dir):
 
 
 def _load_or_exit(menus, prompts_dir):
-    from . import ROOT
-    line, problems = inspect(menus or str(ROOT / "menus.yaml"), prompts_dir)
+    from . import MENUS_FILE
+    line, problems = inspect(menus or str(MENUS_FILE), prompts_dir)
     if line is None:
         for problem in problems:
             click.echo(str(problem), err=True)
@@ -49,8 +49,8 @@ def _load_or_exit(menus, prompts_dir):
 
 
 @click.command("tree")
-@click.argument("menus", required=False)
-@click.option("--prompts", "prompts_dir", help="folder of the prompts files")
+@click.argument("menus", required=False, envvar="IVR_MENUS")
+@click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files")
 @click.option("--lang", help="only this language, e.g. fr or nl")
 def tree_command(menus, prompts_dir, lang):
     """Print the phone tree as a caller hears it: keys, helplines, numbers, transfers."""
@@ -62,8 +62,8 @@ def tree_command(menus, prompts_dir, lang):
 
 
 @click.command("map")
-@click.argument("menus", required=False)
-@click.option("--prompts", "prompts_dir", help="folder of the prompts files")
+@click.argument("menus", required=False, envvar="IVR_MENUS")
+@click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files")
 def map_command(menus, prompts_dir):
     """Print the phone tree as a Mermaid diagram (GitHub and most editors draw it)."""
     from .overview import mermaid

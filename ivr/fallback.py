@@ -132,18 +132,18 @@ def render(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: Help
 
 
 @click.command("fallback")
-@click.argument("menus", required=False)
-@click.option("--prompts", "prompts_dir", help="folder of the prompts files (default: prompts/ next to MENUS)")
+@click.argument("menus", required=False, envvar="IVR_MENUS")
+@click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files (default: prompts/ next to MENUS)")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), help="write here instead of stdout")
 @click.option("--caller-id", envvar="IVR_TRANSFER_CALLER_ID", default="",
               help="caller ID shown if the fallback transfers (default: IVR_TRANSFER_CALLER_ID)")
 def fallback_command(menus, prompts_dir, out, caller_id):
     """Write the static TwiML for Twilio's "Primary handler fails" URL (see docs/operations.md)."""
-    from . import ROOT
+    from . import MENUS_FILE
     if caller_id and to_e164(caller_id) is None:
         raise click.UsageError(f"--caller-id {caller_id!r} is not a valid phone number (use +32...)")
     try:
-        twiml = build(menus or str(ROOT / "menus.yaml"), prompts_dir, to_e164(caller_id) if caller_id else None)
+        twiml = build(menus or str(MENUS_FILE), prompts_dir, to_e164(caller_id) if caller_id else None)
     except (MenuError, FallbackError) as e:
         click.echo(str(e), err=True)
         sys.exit(1)

@@ -132,14 +132,17 @@ def _append(folder: Path, path: str, method: str, params: dict, answer: str, now
     target = file_for(folder, params["CallSid"])
     params, answer = scrub(params, answer)
     path = scrub({}, path)[1]
-    with open(target, "a", encoding="utf-8") as f:
+    # Readable by the owner only; the hour alone is kept, so a file cannot be matched to one call
+    # in Twilio's call log by its start time.
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             if os.fstat(f.fileno()).st_size == 0:  # checked under the lock: one header per call
-                when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
                 f.write(f"# Recorded by the line (IVR_RECORD_DIR); numbers and ids are placeholders.\n"
                         f"# Replay: python -m ivr replay FILE. Format: docs/testing.md\n"
-                        f"call: recorded {when}\nclock: '{now.isoformat(timespec='seconds')}'\nsteps:\n")
+                        f"call: recorded {hour.strftime('%Y-%m-%d %H:00')}\n"
+                        f"clock: '{hour.isoformat(timespec='minutes')}'\nsteps:\n")
             f.write(dump_step(path, method, params, answer))
             f.flush()
         finally:

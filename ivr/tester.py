@@ -14,12 +14,12 @@ import uuid
 import click
 
 from . import fixtures, phone
+from .load import KEYPAD
 from .numbers import to_e164
 
 OUTCOMES = {"answered": "completed", "completed": "completed", "busy": "busy",
             "no-answer": "no-answer", "failed": "failed", "canceled": "canceled"}
 SILENCE = {"", "-", "silence"}
-KEYPAD = set("0123456789*#")
 
 
 def _in_process(record: bool):
@@ -45,10 +45,9 @@ def clock_setter(app):
 def _languages(line):
     """Language codes in the order the language choice offers them (key 1, 2...)."""
     if line is None:
-        from . import ROOT
+        from . import MENUS_FILE, PROMPTS_DIR
         from .load import load
-        line = load(os.environ.get("IVR_MENUS", str(ROOT / "menus.yaml")),
-                    os.environ.get("IVR_PROMPTS", str(ROOT / "prompts")))
+        line = load(os.environ.get("IVR_MENUS", str(MENUS_FILE)), os.environ.get("IVR_PROMPTS", str(PROMPTS_DIR)))
     return [language.code for language in line.languages]
 
 

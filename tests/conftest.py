@@ -66,16 +66,4 @@ def menu_copy(tmp_path):
 
 def walk(language):
     """Every (key path, page) of a language, found by walking its tree from the main menu."""
-    from ivr.model import Menu
-    found = []
-
-    def visit(path, depth):
-        node = language.node(path)
-        if isinstance(node, Menu):
-            for option in node.options:
-                visit(path + (option.key,), depth + 1)
-        else:
-            found.append((path, node))
-
-    visit((), 0)
-    return found
+    return language.pages()

@@ -134,3 +134,14 @@ def test_workers_writing_the_same_call_at_once_leave_one_readable_file(tmp_path)
     for n in range(4):  # each worker's steps in the order it wrote them
         mine = [s.path for s in fixture.steps if f"worker={n}&" in s.path]
         assert mine == [f"/voice?worker={n}&step={step}" for step in range(25)]
+
+
+def test_a_recorded_file_is_private_and_keeps_only_the_hour(tmp_path):
+    import stat
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(tmp_path), "RELOAD_SECONDS": 0,
+                      "CLOCK": lambda: datetime.datetime(2026, 11, 27, 21, 47, 13, tzinfo=datetime.timezone.utc)})
+    call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1")
+    (recorded,) = [p for p in tmp_path.iterdir() if p.suffix == ".yaml"]
+    assert stat.S_IMODE(recorded.stat().st_mode) == 0o600
+    text = recorded.read_text(encoding="utf-8")
+    assert "clock: '2026-11-27T21:00+00:00'" in text and "21:47" not in text and ":13" not in text

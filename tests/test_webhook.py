@@ -198,3 +198,8 @@ def test_a_transfer_result_for_a_page_that_lost_its_transfer_still_gives_the_num
     said = " ".join(s.text for s in is_menu_twiml(response).iter("Say"))
     assert "Vous pouvez appeler vous-même le 1 0 1" in said and "problème technique" not in said
     assert "Pour réessayer" not in said and "Pour le menu principal, appuyez sur 0." in said
+
+
+def test_the_development_switch_is_refused_next_to_a_real_token():
+    with pytest.raises(ConfigError, match="both set"):
+        create_app({"TWILIO_AUTH_TOKEN": TOKEN, "ALLOW_UNSIGNED": True})
