@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .bench import bench_command
 from .load import inspect
 
 
@@ -30,6 +31,7 @@ def check_command(menus, prompts_dir):
 
 def register(app) -> None:
     app.cli.add_command(check_command)
+    app.cli.add_command(bench_command)
 
 
 @click.group()
@@ -38,3 +40,4 @@ def main():
 
 
 main.add_command(check_command)
+main.add_command(bench_command)
