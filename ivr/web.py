@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from . import flow, twiml
+from . import answers, flow, twiml
 from .flow import Step
 from .load import KEYPAD
 from .numbers import to_e164
@@ -81,7 +81,7 @@ def _answer(reply: flow.Reply) -> Response:
         log.warning("transfer refused: no caller ID; set IVR_TRANSFER_CALLER_ID")
         language = line().language(nxt.then.language)
         reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed")
-    body = twiml.render(line(), reply, step_url, caller_id)
+    body = answers.twiml_for(line(), reply, step_url, caller_id)
     return Response(body, mimetype="text/xml")
 
 
