@@ -10,7 +10,6 @@ import logging
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, request
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -18,6 +17,7 @@ from . import answers, flow, twiml
 from .flow import Step
 from .load import KEYPAD
 from .numbers import to_e164
+from .signature import is_from_twilio
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,7 @@ def check_signature():
             abort(403)
         return None
     signature = request.headers.get("X-Twilio-Signature", "")
-    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
-    if not signature or not validator.validate(_url_as_requested(), request.form, signature):
+    if not is_from_twilio(current_app.config["TWILIO_AUTH_TOKEN"], _url_as_requested(), request.form, signature):
         log.warning("refused a webhook without a valid Twilio signature: %s %s", request.method, request.path)
         abort(403)
     return None

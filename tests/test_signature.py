@@ -1,0 +1,33 @@
+"""The faster signature check accepts exactly what twilio's RequestValidator accepts."""
+import pytest
+from twilio.request_validator import RequestValidator
+
+from ivr.phone import twilio_params
+from ivr.signature import is_from_twilio
+
+TOKEN = "test-auth-token"
+
+
+def sign(url, params, token=TOKEN):
+    return RequestValidator(token).compute_signature(url, params)
+
+
+@pytest.mark.parametrize("requested, signed", [
+    ("https://line.example.org/voice", "https://line.example.org/voice"),
+    # Twilio has signed with the default port spelled out, and without a port that was given.
+    ("https://line.example.org/voice", "https://line.example.org:443/voice"),
+    ("http://127.0.0.1:8000/voice/fr/key?at=2", "http://127.0.0.1/voice/fr/key?at=2"),
+])
+def test_every_form_twilio_signs_is_accepted(requested, signed):
+    params = dict(twilio_params(), Digits="1")
+    assert is_from_twilio(TOKEN, requested, params, sign(signed, params))
+    assert RequestValidator(TOKEN).validate(requested, params, sign(signed, params))
+
+
+@pytest.mark.parametrize("signature", [
+    "", "not-a-signature", sign("https://line.example.org/voice", twilio_params(), token="other-token"),
+    sign("https://line.example.org/voice/fr/node", twilio_params()),  # another URL
+    sign("https://line.example.org/voice", dict(twilio_params(), Digits="2")),  # other parameters
+])
+def test_anything_else_is_refused(signature):
+    assert not is_from_twilio(TOKEN, "https://line.example.org/voice", twilio_params(), signature)
