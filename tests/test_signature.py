@@ -1,6 +1,7 @@
 """The faster signature check accepts exactly what twilio's RequestValidator accepts."""
 import pytest
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
 from ivr.phone import twilio_params
 from ivr.signature import is_from_twilio
@@ -21,7 +22,15 @@ def sign(url, params, token=TOKEN):
 def test_every_form_twilio_signs_is_accepted(requested, signed):
     params = dict(twilio_params(), Digits="1")
     assert is_from_twilio(TOKEN, requested, params, sign(signed, params))
+    assert is_from_twilio(TOKEN, requested, MultiDict(params), sign(signed, params))  # as Flask gives it
     assert RequestValidator(TOKEN).validate(requested, params, sign(signed, params))
+
+
+def test_a_parameter_sent_twice_is_signed_with_all_its_values():
+    form = MultiDict([("To", "+3280099990"), ("Digits", "1"), ("Digits", "2")])
+    signature = RequestValidator(TOKEN).compute_signature("https://line.example.org/voice", form)
+    assert is_from_twilio(TOKEN, "https://line.example.org/voice", form, signature)
+    assert not is_from_twilio(TOKEN, "https://line.example.org/voice", MultiDict(form.items()), signature)
 
 
 @pytest.mark.parametrize("signature", [
