@@ -11,3 +11,15 @@ errorlog = "-"
 loglevel = "info"
 # Load the menus once in the master, so a broken menu stops the start with its message.
 preload_app = True
+
+
+def when_ready(server):
+    """The master has loaded the app (preload_app) and is about to start the workers.
+
+    The menu model lives as long as the worker: freezing it keeps Python's garbage collector from
+    walking it again on every full collection (a cost that grows with the menu), and from writing
+    to the pages each worker shares with the master.
+    """
+    import gc
+    gc.collect()
+    gc.freeze()
