@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .load import MenuError, load
 from .numbers import to_e164
+from .webhook_request import WebhookRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class LineHolder:
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.request_class = WebhookRequest
     app.config.from_mapping(
         TWILIO_AUTH_TOKEN=os.environ.get("TWILIO_AUTH_TOKEN", ""),
         ALLOW_UNSIGNED=os.environ.get("IVR_ALLOW_UNSIGNED", "") == "1",

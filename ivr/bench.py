@@ -45,6 +45,7 @@ class Load:
     p99_ms: float
     errors: int
     worker_rss_mb: list[float]
+    cpu_us_per_request: float  # the workers' CPU time (user + system) over the requests served
 
 
 class Server:
@@ -88,6 +89,17 @@ class Server:
                 if text.startswith("VmRSS:"):
                     sizes.append(int(text.split()[1]) / 1024)
         return sorted(sizes)
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the workers, from /proc."""
+        ticks = 0
+        for pid in _children(self.process.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -214,12 +226,15 @@ def run_wrk(server: Server, script: Path, seconds: int, connections: int) -> Loa
     threads = min(2, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "15s",
                "-s", str(script), server.url]
+    cpu_before = server.worker_cpu_seconds()
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    cpu = server.worker_cpu_seconds() - cpu_before
     summary = next((json.loads(t[len("BENCH "):]) for t in done.stdout.splitlines() if t.startswith("BENCH ")), None)
     if done.returncode != 0 or summary is None:
         raise click.ClickException(f"wrk failed against the {server.name}:\n{done.stdout}{done.stderr}")
     return Load(server.name, summary["requests"] / summary["seconds"], summary["p50_us"] / 1000,
-                summary["p99_us"] / 1000, summary["errors"], server.worker_rss_mb())
+                summary["p99_us"] / 1000, summary["errors"], server.worker_rss_mb(),
+                cpu / max(summary["requests"], 1) * 1e6)
 
 
 @click.command("bench")
@@ -283,17 +298,20 @@ def _rounds(servers, requests, token, folder, rounds, seconds, connections) -> l
 
 
 def _report(loads: list[Load], rounds: int) -> int:
-    click.echo(f"{'round':>5} {'server':<6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}  worker RSS MB")
-    ratios, p99_ratios = [], []
+    click.echo(f"{'round':>5} {'server':<6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+               f"{'CPU us/req':>10}  worker RSS MB")
+    ratios, p99_ratios, cpu_ratios = [], [], []
     for i in range(rounds):
         line, floor = loads[2 * i], loads[2 * i + 1]
         for one in (line, floor):
             rss = " ".join(f"{mb:.1f}" for mb in one.worker_rss_mb)
             click.echo(f"{i + 1:>5} {one.server:<6} {one.requests_per_second:>8.0f} {one.p50_ms:>7.2f} "
-                       f"{one.p99_ms:>7.2f} {one.errors:>6}  {rss}")
+                       f"{one.p99_ms:>7.2f} {one.errors:>6} {one.cpu_us_per_request:>10.0f}  {rss}")
         ratios.append(line.requests_per_second / floor.requests_per_second)
         p99_ratios.append(line.p99_ms / floor.p99_ms)
-        click.echo(f"{'':>5} line/floor: throughput {ratios[-1]:.3f}, p99 {p99_ratios[-1]:.2f}")
+        cpu_ratios.append(floor.cpu_us_per_request / line.cpu_us_per_request if line.cpu_us_per_request else 0)
+        click.echo(f"{'':>5} line/floor: throughput {ratios[-1]:.3f}, p99 {p99_ratios[-1]:.2f}; "
+                   f"floor/line CPU per request {cpu_ratios[-1]:.3f}")
     median = statistics.median
     lines = [one for one in loads if one.server == "line"]
     floors = [one for one in loads if one.server == "floor"]
@@ -302,8 +320,12 @@ def _report(loads: list[Load], rounds: int) -> int:
     for name, group in (("line", lines), ("floor", floors)):
         click.echo(f"  {name:<6} {median(o.requests_per_second for o in group):>8.0f} req/s, "
                    f"p50 {median(o.p50_ms for o in group):.2f} ms, p99 {median(o.p99_ms for o in group):.2f} ms, "
-                   f"errors {sum(o.errors for o in group)}, largest worker "
+                   f"errors {sum(o.errors for o in group)}, CPU {median(o.cpu_us_per_request for o in group):.0f} us/req, "
+                   f"largest worker "
                    f"{max((mb for o in group for mb in o.worker_rss_mb), default=0):.1f} MB")
     click.echo(f"  line/floor throughput {median(ratios):.3f} (target >= 0.75), "
                f"p99 {median(p99_ratios):.2f} (target <= 1.5), errors {errors} (target 0)")
+    # Other programs on the machine move req/s from round to round, CPU per request much less;
+    # leaving out wrk's own share makes it a lower bound of the ratio on an idle machine.
+    click.echo(f"  floor/line CPU per request {median(cpu_ratios):.3f} (a lower bound of the throughput ratio)")
     return errors

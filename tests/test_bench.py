@@ -16,7 +16,8 @@ from ivr.load import inspect
 from ivr.phone import FlaskTransport, call
 from conftest import PUBLIC_URL, TOKEN
 
-ROW = re.compile(r"^\s+1 (line|floor)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+([\d. ]+)$", re.M)
+# round, server, req/s, p50, p99, errors, CPU us per request, then each worker's RSS
+ROW = re.compile(r"^\s+1 (line|floor)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)  ([\d. ]+)$", re.M)
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None,
@@ -32,7 +33,8 @@ def test_the_bench_command_loads_line_and_floor_end_to_end():
     for row in rows.values():
         assert int(row.group(2)) > 0  # requests per second
         assert row.group(5) == "0"  # errors: every signed request of the walk was answered
-        assert len(row.group(6).split()) == 2  # the two workers of gunicorn.conf.py, measured
+        assert int(row.group(6)) > 0  # the workers' CPU time was read
+        assert len(row.group(7).split()) == 2  # the two workers of gunicorn.conf.py, measured
     assert "line/floor throughput" in done.stdout
 
 

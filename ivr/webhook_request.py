@@ -1,0 +1,30 @@
+"""Flask's request, reading Twilio's form body with less machinery.
+
+Every webhook is a small application/x-www-form-urlencoded POST whose ~25 parameters are all read
+(the signature covers them). werkzeug's general form parser (streams, parser objects, the
+multipart machinery set up on the way) took about a third of a request's own time; this reads
+the body once and splits it. Anything else goes to werkzeug as before. The body is still
+limited by MAX_CONTENT_LENGTH (werkzeug's `stream`).
+"""
+from __future__ import annotations
+
+from urllib.parse import unquote_plus
+
+from flask import Request
+
+
+class WebhookRequest(Request):
+    def _load_form_data(self) -> None:
+        if "form" in self.__dict__ or self.mimetype != "application/x-www-form-urlencoded":
+            return super()._load_form_data()
+        body = self.stream.read().decode("utf-8", "replace")
+        items = []
+        for pair in body.split("&"):
+            if pair:
+                name, _, value = pair.partition("=")
+                items.append((unquote_plus(name), unquote_plus(value)))
+        # As werkzeug does: set them in the instance, past the cached properties.
+        self.__dict__["form"] = self.parameter_storage_class(items)
+        self.__dict__["files"] = self.parameter_storage_class()
+        return None
+
