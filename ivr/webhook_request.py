@@ -22,9 +22,13 @@ class WebhookRequest(Request):
         for pair in body.split("&"):
             if pair:
                 name, _, value = pair.partition("=")
-                items.append((unquote_plus(name), unquote_plus(value)))
+                items.append((_decoded(name), _decoded(value)))
         # As werkzeug does: set them in the instance, past the cached properties.
         self.__dict__["form"] = self.parameter_storage_class(items)
         self.__dict__["files"] = self.parameter_storage_class()
         return None
 
+
+def _decoded(text: str) -> str:
+    # Most of Twilio's names and values have nothing escaped: skip the call (8 of 25 us a body).
+    return unquote_plus(text) if "%" in text or "+" in text else text
