@@ -1,45 +1,42 @@
 """Is this webhook from Twilio? The X-Twilio-Signature check, with the least work when it is.
 
-twilio's `RequestValidator.validate` signs the URL twice on every request, with and without its
-port, because Twilio's own signing has varied on that point. The URL as it reached us is always
-one of those two forms, and is the one Twilio signed in nearly every request, so it is tried
-first; `validate` decides only when that does not match. The set of requests accepted is the
-same as with `validate` alone.
+Twilio signs each webhook with HMAC-SHA1, keyed with the account's auth token, over the full URL
+it requested followed by every POST parameter's name and value, sorted by name, with nothing in
+between (Twilio's "Secure webhooks" page); the header carries it in base64. twilio's
+`RequestValidator.validate` computes that twice per request (the URL with and without its port,
+as Twilio's signing has varied there), reads each parameter through an exception when given
+Flask's form, and compares in a Python loop: about 35 us of a webhook's ~180 us in the app.
 
-twilio asks the form for each parameter's values with `getall()`, then `getlist()` when that
-raises AttributeError; werkzeug's form has only `getlist()`, so each of the 25 or so parameters
-cost an exception. `_Form` answers `getall()` directly.
+Here the URL as it reached us (always one of those two forms, and the one Twilio signed in nearly
+every request) is signed once, the same way as `RequestValidator.compute_signature`; only when
+that does not match does `validate` decide. So the same requests are accepted as with `validate`
+alone, which tests/test_signature.py checks against twilio's own code.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 
 from twilio.request_validator import RequestValidator
 
 
-class _Form:
-    """A werkzeug MultiDict as twilio's validator reads it."""
-
-    def __init__(self, form):
-        self.form = form
-
-    def __iter__(self):
-        return iter(self.form)
-
-    def __len__(self):
-        return len(self.form)
-
-    def getall(self, name: str) -> list[str]:
-        return self.form.getlist(name)
-
-
 def is_from_twilio(auth_token: str, url: str, params, signature: str) -> bool:
-    """`params`: the POST parameters, a werkzeug MultiDict (request.form) or a plain dict."""
+    """`params`: the POST parameters, Flask's request.form or a plain dict."""
     if not signature:
         return False
-    validator = RequestValidator(auth_token)
-    if hasattr(params, "getlist"):
-        params = _Form(params)
-    if hmac.compare_digest(validator.compute_signature(url, params).encode(), signature.encode()):
+    if hmac.compare_digest(_signature(auth_token, url, params), signature.encode()):
         return True
-    return validator.validate(url, params, signature)
+    return RequestValidator(auth_token).validate(url, params, signature)
+
+
+def _signature(auth_token: str, url: str, params) -> bytes:
+    parts = [url]
+    lists = params.lists() if hasattr(params, "lists") else ((name, [value]) for name, value in params.items())
+    for name, values in sorted(lists):
+        if len(values) == 1:
+            parts.append(name + values[0])
+        else:  # a parameter sent more than once: its distinct values, sorted, as twilio does
+            parts.extend(name + value for value in sorted(set(values)))
+    digest = hmac.new(auth_token.encode(), "".join(parts).encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest)

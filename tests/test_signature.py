@@ -40,3 +40,19 @@ def test_a_parameter_sent_twice_is_signed_with_all_its_values():
 ])
 def test_anything_else_is_refused(signature):
     assert not is_from_twilio(TOKEN, "https://line.example.org/voice", twilio_params(), signature)
+
+
+def test_the_signature_is_computed_exactly_as_twilio_computes_it():
+    import random
+    from ivr.signature import _signature
+    rng = random.Random(5)
+    alphabet = "aZ09+%&= éÈ€\n"
+    for _ in range(300):
+        items = [("".join(rng.choices(alphabet, k=rng.randint(1, 6))), "".join(rng.choices(alphabet, k=rng.randint(0, 6))))
+                 for _ in range(rng.randint(0, 8))]
+        items += [(name, value + "x") for name, value in items[:rng.randint(0, 2)]]  # names sent twice
+        form = MultiDict(items)
+        url = "https://line.example.org/voice/fr/key?at=" + "".join(rng.choices("0123456789", k=3))
+        assert _signature(TOKEN, url, form).decode() == RequestValidator(TOKEN).compute_signature(url, form)
+        plain = dict(items)
+        assert _signature(TOKEN, url, plain).decode() == RequestValidator(TOKEN).compute_signature(url, plain)
