@@ -161,7 +161,7 @@ def call_keys(menus: str | Path, prompts: str | Path | None) -> list[tuple[str, 
     return calls
 
 
-def recorded_requests(url: str, token: str, calls: list[tuple[str, ...]]) -> list[tuple[str, dict]]:
+def recorded_requests(url: str, token: str, calls: list[tuple[str, ...]], transport=None) -> list[tuple[str, dict]]:
     """Place each call on the running line with the simulated phone (a transfer once busy and
     once completed) and keep every request made: (path and query, Twilio's parameters).
     A call that goes wrong stops the benchmark here."""
@@ -170,7 +170,7 @@ def recorded_requests(url: str, token: str, calls: list[tuple[str, ...]]) -> lis
     requests = []
     for keys in calls:
         for outcome in ("busy", "completed"):
-            call = Call(HttpTransport(), url, token, twilio_params()).start()
+            call = Call(transport or HttpTransport(), url, token, twilio_params()).start()
             call.press("".join(keys))
             if call.waiting == "dial":
                 call.dial_outcome(outcome)
@@ -244,9 +244,12 @@ def run_wrk(server: Server, script: Path, seconds: int, connections: int) -> Loa
 @click.option("--big-menu", is_flag=True, help="bench a generated menu of 200 menus and 2,000 helplines")
 @click.option("--menus", help="bench this menus.yaml (default: the shipped one)")
 @click.option("--prompts", "prompts_dir", help="its prompts folder (default: prompts/ next to it)")
-def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir):
+@click.option("--in-process", is_flag=True,
+              help="no server, no wrk: time the same requests through the WSGI apps in this process "
+                   "(steady, and what a profiler should wrap: pyinstrument -m ivr bench --in-process)")
+def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in_process):
     """Load the line and a static-TwiML floor with wrk, in turns; report the line against the floor."""
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not in_process:
         raise click.ClickException(WRK_MISSING)
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as folder:
         folder = Path(folder)
@@ -264,6 +267,8 @@ def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir):
                    f"{sum(len(lang.helplines) for lang in line.languages)} helplines; "
                    f"loaded and checked in {load_seconds * 1000:.0f} ms")
         token = secrets.token_hex(16)
+        if in_process:
+            return _in_process(menus, prompts_dir, token)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
         env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts_dir)
         servers = [Server("line", _procfile_command()[-1], env), Server("floor", "ivr.benchfloor:create_floor()", env)]
@@ -280,6 +285,46 @@ def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir):
     errors = _report(loads, rounds)
     if errors:
         raise click.ClickException(f"{errors} request(s) failed: the line must answer every one")
+
+
+def _in_process(menus: str, prompts_dir: str, token: str) -> None:
+    """The app's own cost per request, without gunicorn, sockets or wrk: best of 9 passes."""
+    import io
+    from werkzeug.test import EnvironBuilder
+
+    from . import create_app
+    from .benchfloor import create_floor
+    from .phone import FlaskTransport
+    url = "http://127.0.0.1:8000"
+    line_app = create_app({"TWILIO_AUTH_TOKEN": token, "MENUS": menus, "PROMPTS": prompts_dir})
+    requests = recorded_requests(url, token, call_keys(menus, prompts_dir), FlaskTransport(line_app.test_client()))
+    validator = RequestValidator(token)
+    environs = []
+    for path, params in requests:
+        builder = EnvironBuilder(path=path.partition("?")[0], query_string=path.partition("?")[2], method="POST",
+                                 base_url=url, data=urllib.parse.urlencode(params),
+                                 content_type="application/x-www-form-urlencoded",
+                                 headers={"X-Twilio-Signature": validator.compute_signature(url + path, params)})
+        environ = builder.get_environ()
+        environ["RAW_URI"] = path  # as gunicorn gives it
+        environs.append((environ, environ["wsgi.input"].read()))
+
+    def one_pass(app) -> float:
+        started = time.perf_counter()
+        for environ, body in environs:
+            environ = dict(environ, **{"wsgi.input": io.BytesIO(body)})
+            statuses = []
+            b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+            if not statuses[0].startswith("200"):
+                raise click.ClickException(f"{environ['PATH_INFO']} answered {statuses[0]} in process")
+        return time.perf_counter() - started
+
+    click.echo(f"{len(environs)} requests of simulated calls, through each WSGI app in this process")
+    for name, app in (("line", line_app.wsgi_app), ("floor", create_floor().wsgi_app)):
+        for _ in range(20):  # warm up
+            one_pass(app)
+        best = min(sum(one_pass(app) for _ in range(50)) / 50 for _ in range(9))
+        click.echo(f"  {name:<6} {best / len(environs) * 1e6:6.0f} us per request (best of 9 runs of 50 passes)")
 
 
 def _rounds(servers, requests, token, folder, rounds, seconds, connections) -> list[Load]:
