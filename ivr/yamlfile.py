@@ -87,7 +87,13 @@ def parse(text: str, name: str) -> Located:
     places: dict[tuple, Place] = {}
     if node is None:
         return Located(name, None, places)
-    data = _build(node, (), name, places)
+    try:
+        data = _build(node, (), name, places)
+    finally:
+        # The constructor keeps every node it built (for YAML aliases): forget this file's, or
+        # each load and reload keeps its whole parsed tree (15 MB for a 2,000-helpline menu).
+        _constructor.constructed_objects.clear()
+        _constructor.recursive_objects.clear()
     return Located(name, data, places)
 
 

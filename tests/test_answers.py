@@ -45,3 +45,11 @@ def test_the_store_forgets_its_oldest_answer_when_full(line):
         assert store.twiml(reply, step_url, None) == twiml.render(line, reply, step_url, None)
     assert len(store) == 2
     assert (replies[0], None, step_url) not in store._rendered
+
+
+def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
+    # Each reload would otherwise keep its whole YAML tree alive, and memory would grow per reload.
+    from ivr import yamlfile
+    for _ in range(2):
+        load(menu_copy.menus, menu_copy.prompts)
+        assert len(yamlfile._constructor.constructed_objects) == 0
