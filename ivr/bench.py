@@ -58,8 +58,10 @@ class Server:
         # Only the app differs between line and floor; the bind keeps the load on this machine.
         command = [_gunicorn() if command[0] == "gunicorn" else command[0]] + command[1:-1] + [app_spec]
         command += ["--bind", f"127.0.0.1:{self.port}"]
+        # gunicorn's log goes to a file: a pipe nobody reads would stall the server once full.
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True)
+                                        stderr=self.log, text=True)
 
     @property
     def url(self) -> str:
@@ -69,7 +71,8 @@ class Server:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise click.ClickException(f"the {self.name} did not start:\n{self.process.stderr.read()}")
+                self.log.seek(0)
+                raise click.ClickException(f"the {self.name} did not start:\n{self.log.read()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
@@ -109,6 +112,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.log.close()
 
 
 def _procfile_command() -> list[str]:
