@@ -11,8 +11,10 @@ from ivr.webhook_request import WebhookRequest
 from conftest import PUBLIC_URL
 
 
-def both(body, content_type="application/x-www-form-urlencoded"):
+def both(body, content_type="application/x-www-form-urlencoded", **environ_changes):
     environ = EnvironBuilder(path="/voice", method="POST", data=body, content_type=content_type).get_environ()
+    environ.update(environ_changes)
+    environ = {k: v for k, v in environ.items() if v is not None}
     raw = environ["wsgi.input"].read()
     forms = []
     for cls in (Request, WebhookRequest):
@@ -28,6 +30,15 @@ def both(body, content_type="application/x-www-form-urlencoded"):
 ])
 def test_the_form_is_read_as_werkzeug_reads_it(body):
     theirs, ours = both(body)
+    assert list(ours.lists()) == list(theirs.lists())
+
+
+@pytest.mark.parametrize("changes", [
+    {"CONTENT_LENGTH": None},  # no length given: werkzeug decides how much to read
+    {"CONTENT_LENGTH": None, "wsgi.input_terminated": True},  # as servers that de-chunk say
+])
+def test_a_body_without_a_length_is_read_as_werkzeug_reads_it(changes):
+    theirs, ours = both("Digits=1&To=%2B3280099990", **changes)
     assert list(ours.lists()) == list(theirs.lists())
 
 
