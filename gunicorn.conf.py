@@ -59,3 +59,14 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+def when_ready(server):
+    """The master has loaded the app (preload_app) and is about to start the workers.
+
+    The menu model lives as long as the worker: freezing it keeps Python's garbage collector from
+    walking it again on every full collection (a cost that grows with the menu), and from writing
+    to the pages each worker shares with the master.
+    """
+    import gc
+    gc.collect()
+    gc.freeze()

@@ -18,6 +18,7 @@ from .live import LiveLine
 from .load import MenuError, load
 from .model import BRUSSELS
 from .numbers import to_e164
+from .webhook_request import WebhookRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 MENUS_FILE = ROOT / "menus.yaml"  # IVR_MENUS and IVR_PROMPTS name others, for the app and every command
@@ -31,6 +32,7 @@ class ConfigError(RuntimeError):
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.request_class = WebhookRequest
     app.config.from_mapping(
         TWILIO_AUTH_TOKEN=os.environ.get("TWILIO_AUTH_TOKEN", ""),
         ALLOW_UNSIGNED=os.environ.get("IVR_ALLOW_UNSIGNED", "") == "1",

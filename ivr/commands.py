@@ -7,6 +7,7 @@ import sys
 import click
 
 from . import tester
+from .bench import bench_command
 from .fallback import fallback_command
 from .load import inspect
 from .model import RECORDABLE_PROMPTS
@@ -70,13 +71,13 @@ def map_command(menus, prompts_dir):
     click.echo(mermaid(_load_or_exit(menus, prompts_dir)), nl=False)
 
 
-COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command)
+COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command,
+            fallback_command, bench_command)
 
 
 def register(app) -> None:
     for command in COMMANDS:
         app.cli.add_command(command)
-    app.cli.add_command(fallback_command)
 
 
 @click.group()
@@ -86,4 +87,3 @@ def main():
 
 for _command in COMMANDS:
     main.add_command(_command)
-main.add_command(fallback_command)

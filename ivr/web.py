@@ -10,15 +10,15 @@ import logging
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, g, request
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from . import flow, twiml
+from . import answers, flow, twiml
 from .flow import Step
 from .load import KEYPAD
 from .media import media_url
 from .numbers import to_e164
+from .signature import is_from_twilio
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _answer(reply: flow.Reply) -> Response:
         language = line().language(nxt.then.language)
         reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed", _now())
     g.ivr_reply = reply  # for ivr.observability: what the caller got, counted and logged
-    body = twiml.render(line(), reply, step_url, caller_id, media_url)
+    body = answers.twiml_for(line(), reply, step_url, caller_id, media_url, request.host_url)
     return Response(body, mimetype="text/xml")
 
 
@@ -117,8 +117,7 @@ def check_signature():
             abort(403)
         return None
     signature = request.headers.get("X-Twilio-Signature", "")
-    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
-    if not signature or not validator.validate(_url_as_requested(), request.form, signature):
+    if not is_from_twilio(current_app.config["TWILIO_AUTH_TOKEN"], _url_as_requested(), request.form, signature):
         log.warning("refused a webhook without a valid Twilio signature: %s %s", request.method, request.path)
         abort(403)
     return None

@@ -82,3 +82,12 @@ def test_removing_a_recording_brings_the_voice_back(recorded):
     assert app.extensions["ivr"].refresh() is True
     c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1")
     assert c.said.startswith("Si vous êtes en danger maintenant")
+
+
+def test_a_kept_answer_never_gives_one_hosts_recording_url_to_another(recorded):
+    app, _ = recorded
+    client = app.test_client()
+    first = call(FlaskTransport(client), "https://one.example.org", TOKEN).press("1")
+    second = call(FlaskTransport(client), "https://two.example.org", TOKEN).press("1")
+    assert first.heard[0].text.startswith("https://one.example.org/recordings/fr/safety.mp3")
+    assert second.heard[0].text.startswith("https://two.example.org/recordings/fr/safety.mp3")

@@ -1,0 +1,59 @@
+"""Answers kept in memory must be exactly the answers the line would build now: the same TwiML
+as a fresh render, and never an old menu's words after the line is reloaded."""
+import datetime
+
+from ivr import answers, twiml
+from ivr.model import BRUSSELS
+from ivr.answers import Answers
+from ivr.load import load
+from ivr.web import step_url
+from conftest import walk
+
+
+def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, menu_copy):
+    holder = app.extensions["ivr"]
+    fr = holder.line.language("fr")
+    path = next(p for p, page in walk(fr) if "ecoute-violences-conjugales" in [h.id for h in page.helplines])
+
+    def heard_on_that_page():
+        call = phone().press("1" + "".join(path))
+        return call.requests[-1].body
+
+    before = heard_on_that_page()
+    assert heard_on_that_page() == before  # the second time it comes from memory
+
+    # A reload puts a new Line in the holder (what live reload does): the kept answers must go.
+    # Same words, so the same Reply, but a longer wait for a key: only the line knows that.
+    menu_copy.replace("listen_seconds: 6", "listen_seconds: 9")
+    holder.line = load(menu_copy.menus, menu_copy.prompts)
+    assert 'timeout="6"' in before and 'timeout="9"' in heard_on_that_page()
+
+    menu_copy.replace('name: "Écoute Violences Conjugales"', 'name: "Écoute Violences Conjugales, nouvelle version"')
+    holder.line = load(menu_copy.menus, menu_copy.prompts)
+    assert "nouvelle version" not in before and "nouvelle version" in heard_on_that_page()
+
+    # Every answer now in memory is what twiml.render builds from the reloaded line.
+    kept = answers._current
+    assert kept.line is holder.line and len(kept) > 0
+    for (reply, caller_id, url, media_url, _host), body in kept._rendered.items():
+        assert body == twiml.render(holder.line, reply, url, caller_id, media_url)
+
+
+def test_the_store_forgets_its_oldest_answer_when_full(line):
+    from ivr import flow
+    store = Answers(line, max_answers=2)
+    fr = line.language("fr")
+    now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
+    replies = [flow.node(line, fr, (), n, now) for n in range(3)]
+    for reply in replies:
+        assert store.twiml(reply, step_url, None) == twiml.render(line, reply, step_url, None)
+    assert len(store) == 2
+    assert (replies[0], None, step_url, None, "") not in store._rendered
+
+
+def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
+    # Each reload would otherwise keep its whole YAML tree alive, and memory would grow per reload.
+    from ivr import yamlfile
+    for _ in range(2):
+        load(menu_copy.menus, menu_copy.prompts)
+        assert len(yamlfile._constructor.constructed_objects) == 0

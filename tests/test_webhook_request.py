@@ -1,0 +1,52 @@
+"""The line reads Twilio's form body itself; it must read it exactly as werkzeug would."""
+import io
+import urllib.parse
+
+import pytest
+from flask import Request
+from werkzeug.test import EnvironBuilder
+
+from ivr.phone import twilio_params
+from ivr.webhook_request import WebhookRequest
+from conftest import PUBLIC_URL
+
+
+def both(body, content_type="application/x-www-form-urlencoded", **environ_changes):
+    environ = EnvironBuilder(path="/voice", method="POST", data=body, content_type=content_type).get_environ()
+    environ.update(environ_changes)
+    environ = {k: v for k, v in environ.items() if v is not None}
+    raw = environ["wsgi.input"].read()
+    forms = []
+    for cls in (Request, WebhookRequest):
+        environ["wsgi.input"] = io.BytesIO(raw)
+        forms.append(cls(dict(environ)).form)
+    return forms
+
+
+@pytest.mark.parametrize("body", [
+    urllib.parse.urlencode(dict(twilio_params(), Digits="#", FromCity="LIÈGE", CallerName="A B")),
+    "Digits=%2A&To=%2B3280099990&Empty=&Empty=&Bare&Plus=a+b&&Pct=100%25",
+    "",
+])
+def test_the_form_is_read_as_werkzeug_reads_it(body):
+    theirs, ours = both(body)
+    assert list(ours.lists()) == list(theirs.lists())
+
+
+@pytest.mark.parametrize("changes", [
+    {"CONTENT_LENGTH": None},  # no length given: werkzeug decides how much to read
+    {"CONTENT_LENGTH": None, "wsgi.input_terminated": True},  # as servers that de-chunk say
+])
+def test_a_body_without_a_length_is_read_as_werkzeug_reads_it(changes):
+    theirs, ours = both("Digits=1&To=%2B3280099990", **changes)
+    assert list(ours.lists()) == list(theirs.lists())
+
+
+def test_other_bodies_still_go_to_werkzeug():
+    theirs, ours = both('{"Digits": "1"}', content_type="application/json")
+    assert ours == theirs == {}
+
+
+def test_a_body_over_the_limit_is_refused_not_crashed_on(client):
+    response = client.post("/voice", data={"Digits": "1" * 40_000}, base_url=PUBLIC_URL)
+    assert response.status_code == 413
