@@ -31,6 +31,7 @@ class Step:
     silences: int = 0
     helpline: str | None = None
     after_error: bool = False  # sent here by technical_problem: a second failure ends the call
+    node_id: str | None = None  # what is at `at` (Language.node_id), checked when the caller comes back
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,8 @@ def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now
         said += speech.page(line, language, where, at, now)
     return Reply(next=Ask(
         said,
-        on_key=Step("key", language.code, at, silences),
-        on_silence=Step("node", language.code, at, silences + 1),
+        on_key=_at(language, "key", at, silences),
+        on_silence=_at(language, "node", at, silences + 1),
     ))
 
 
@@ -187,8 +188,8 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
         said.append(speech.page_help(line, language))
     return Reply(next=Ask(
         tuple(said),
-        on_key=Step("key", language.code, at, 0),
-        on_silence=Step("node", language.code, at, 1),
+        on_key=_at(language, "key", at, 0),
+        on_silence=_at(language, "node", at, 1),
     ))
 
 
@@ -213,6 +214,10 @@ def technical_problem(line: Line, language: Language | None, again: bool) -> Rep
         return Reply(said=said, next=HangUp())
     sorry = speech.sentence(language, "technical_problem", emergency=spoken(line.emergency_number))
     return Reply(said=(sorry,), next=Step("node", language.code, (), 0, after_error=True))
+
+
+def _at(language: Language, action: str, at: tuple[str, ...], silences: int) -> Step:
+    return Step(action, language.code, at, silences, node_id=language.node_id(at) if at else None)
 
 
 def _prefixed(said: tuple[Said, ...], reply: Reply) -> Reply:

@@ -216,6 +216,17 @@ class Language:
                 return candidate
         return None
 
+    def node_id(self, path: tuple[str, ...]) -> str | None:
+        """What is at `path`: a menu's name, or the helplines of a page ("urgence-medicale,police").
+        Travels in the URL with the path, so a caller whose keys now lead somewhere else after
+        an operator renumbered a menu is told so, never put through to another helpline."""
+        node = self.node(path)
+        if isinstance(node, Menu):
+            return node.id
+        if isinstance(node, Page):
+            return ",".join(h.id for h in node.helplines)
+        return None
+
     def node(self, path: tuple[str, ...]) -> Menu | Page | None:
         """The menu or page reached by pressing `path` from the main menu, or None."""
         node: Menu | Page = self.menus[self.main_menu]

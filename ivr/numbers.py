@@ -90,3 +90,12 @@ def spoken(number: PhoneNumber) -> str:
     would be read as a cardinal ("mille sept cent douze"), which nobody can dial from.
     """
     return ", ".join(" ".join(group) for group in number.groups)
+
+
+def is_toll_free(e164: str) -> bool:
+    """An 0800 number: Twilio lets no call go out from a Belgian one, so it cannot be a caller ID."""
+    try:
+        number = phonenumbers.parse(e164, REGION)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.TOLL_FREE

@@ -94,7 +94,7 @@ def _count_and_log(response: Response) -> None:
         fields["outcome"] = "technical_problem"
         metrics.TECHNICAL_PROBLEMS.labels(step).inc()
     reply = g.get("ivr_reply")
-    line = current_app.extensions["ivr"].line
+    line = web.line()
     if ok and reply is not None and line is not None:
         language, outcome = _count(line, step, key, reply)
         fields["language"] = language.code if language else None

@@ -36,6 +36,8 @@ from twilio.request_validator import RequestValidator
 # Placeholders: a simulated call never carries a real person's number.
 CALLER = "+32470000000"
 LINE = "+3280099990"  # a toll-free-looking placeholder, not a real line
+# Transfers need a caller ID that may call out (a Belgian 0800 line may not): a placeholder too.
+TRANSFER_CALLER_ID = "+3225550100"
 CALL_SID = "CA" + "0" * 32
 ACCOUNT_SID = "AC" + "0" * 32
 MAX_FETCHES_WITHOUT_INPUT = 12  # more than this means the line is looping on its own

@@ -26,7 +26,8 @@ def _in_process(record: bool):
     """The app, in this process, signed with a throwaway token."""
     from . import create_app
     token = secrets.token_hex(16)
-    config = {"TWILIO_AUTH_TOKEN": token, "ALLOW_UNSIGNED": False, "TRUSTED_PROXIES": "0"}
+    config = {"TWILIO_AUTH_TOKEN": token, "ALLOW_UNSIGNED": False, "TRUSTED_PROXIES": "0",
+              "TRANSFER_CALLER_ID": os.environ.get("IVR_TRANSFER_CALLER_ID") or phone.TRANSFER_CALLER_ID}
     if not record:
         config["RECORD_DIR"] = ""
     app = create_app(config)

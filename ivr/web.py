@@ -7,6 +7,7 @@ gets TwiML, never a 5xx: malformed state puts them back on a menu, an exception 
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, g, request
@@ -17,16 +18,21 @@ from . import answers, flow, twiml
 from .flow import Step
 from .load import KEYPAD
 from .media import media_url
-from .numbers import to_e164
+from .numbers import is_toll_free, to_e164
 from .signature import is_from_twilio
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("voice", __name__)
+SILENCES = re.compile(r"[0-9]{1,2}")  # ASCII digits only: str.isdigit() also takes "²"
 
 
 def line():
-    return current_app.extensions["ivr"].line
+    """The line this request is answered from: read once, so a reload in the middle of a request
+    cannot give it half the old menus and half the new."""
+    if "ivr_line" not in g:
+        g.ivr_line = current_app.extensions["ivr"].line
+    return g.ivr_line
 
 
 def step_url(step: Step) -> str:
@@ -38,6 +44,8 @@ def step_url(step: Step) -> str:
         path = f"/voice/{step.language}/{step.action}"
         if step.at:
             query.append("at=" + ".".join(step.at))
+        if step.node_id:
+            query.append("id=" + step.node_id)
         if step.helpline:
             query.append("line=" + step.helpline)
     if step.silences:
@@ -50,7 +58,7 @@ def step_url(step: Step) -> str:
 
 def _silences() -> int:
     value = request.args.get("n", "0")
-    return int(value) if value.isdigit() and len(value) <= 2 else 0
+    return int(value) if SILENCES.fullmatch(value) else 0
 
 
 def _at() -> tuple[str, ...] | None:
@@ -73,11 +81,11 @@ def _digits() -> str:
 
 
 def _answer(reply: flow.Reply) -> Response:
-    caller_id = _caller_id()
     nxt = reply.next
+    caller_id = _caller_id() if isinstance(nxt, flow.Transfer) else None
     if isinstance(nxt, flow.Transfer) and not nxt.show_caller_number and caller_id is None:
         # Twilio would otherwise show the caller's own number to the helpline.
-        log.warning("transfer refused: no caller ID; set IVR_TRANSFER_CALLER_ID")
+        log.warning("transfer not attempted: no caller ID; set IVR_TRANSFER_CALLER_ID")
         language = line().language(nxt.then.language)
         reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed", _now())
     g.ivr_reply = reply  # for ivr.observability: what the caller got, counted and logged
@@ -93,7 +101,14 @@ def _caller_id() -> str | None:
     configured = current_app.config.get("TRANSFER_CALLER_ID")
     if configured:
         return configured
-    return to_e164(request.form.get("To", ""))  # the line's own number, as Twilio reports it
+    line_number = to_e164(request.form.get("To", ""))  # the line's own number, as Twilio reports it
+    if line_number and is_toll_free(line_number):
+        # Twilio would refuse the transfer; say why in the log (without the number) and let the
+        # caller hear at once that it failed, with the number to dial.
+        log.warning("transfer impossible: the line's own number is toll-free and cannot be a caller ID; "
+                    "set IVR_TRANSFER_CALLER_ID")
+        return None
+    return line_number
 
 
 def _url_as_requested() -> str:
@@ -146,7 +161,7 @@ def step(code: str, action: str):
     if language is None:
         return _answer(flow.language_choice(the_line, 0, now))
     at = _at()
-    if at is None:
+    if at is None or ("id" in request.args and request.args["id"] != language.node_id(at)):
         return _answer(flow.menu_changed(the_line, language, now))
     if action == "node":
         return _answer(flow.node(the_line, language, at, _silences(), now))
@@ -172,7 +187,10 @@ def technical_problem(error):
         return Response(twiml.render(the_line, reply, step_url, None, media_url), mimetype="text/xml")
     except Exception:  # the menu model itself is unusable: still answer the caller
         log.exception("could not even apologise at %s", request.path)
+        # Nothing of the menus can be trusted here, so this is written in the code, in the two
+        # languages the line was built for.
         response = VoiceResponse()
-        response.say("1 1 2.")
+        response.say("En cas de danger, raccrochez et appelez le 1 1 2.", voice="Polly.Isabelle-Neural", language="fr-BE")
+        response.say("Bij gevaar, leg in en bel 1 1 2.", voice="Polly.Lisa-Neural", language="nl-BE")
         response.hangup()
         return Response(str(response), mimetype="text/xml")

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from ivr import ROOT, create_app
-from ivr.phone import FlaskTransport, call
+from ivr.phone import TRANSFER_CALLER_ID, FlaskTransport, call
 
 TOKEN = "test-auth-token"
 PUBLIC_URL = "https://line.example.org"
@@ -12,7 +12,8 @@ PUBLIC_URL = "https://line.example.org"
 
 @pytest.fixture
 def app():
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "RELOAD_SECONDS": 0})
+    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "RELOAD_SECONDS": 0,
+                       "TRANSFER_CALLER_ID": TRANSFER_CALLER_ID})
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ def test_the_generated_big_menu_loads_cleanly_and_takes_calls_to_its_deepest_pag
     assert sum(len(lang.menus) for lang in line.languages) == 200
     assert sum(len(lang.helplines) for lang in line.languages) == 2000
 
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "MENUS": str(menus), "PROMPTS": str(tmp_path / "prompts")})
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menus), "PROMPTS": str(tmp_path / "prompts")})
     for keys in call_keys(menus, tmp_path / "prompts"):
         phone = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN)
         assert len(keys) == 1 + 4 + 1  # language, four levels down, transfer

@@ -122,11 +122,33 @@ def test_each_0800_helpline_transfers_to_its_e164_number_showing_the_line_not_th
         call = press_path(phone().press(language.key), path).press(key)
         assert call.waiting == "dial"
         assert call.dialing == helpline.transfer
-        assert call.dial_attributes["callerId"] == "+3280099990"  # the line's own number (To)
+        assert call.dial_attributes["callerId"] == "+3225550100"  # configured, never the caller's
         assert int(call.dial_attributes["timeout"]) == line.ring_seconds
         assert helpline.name in call.said
         seen.add(helpline.transfer)
     assert seen == {"+3280030030", "+3280032123", "+3280098100", "+3280012800"}
+
+
+def test_without_a_configured_caller_id_the_lines_own_number_is_shown(line):
+    from ivr import create_app
+    from ivr.phone import FlaskTransport, call
+    from conftest import PUBLIC_URL, TOKEN
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0})
+    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3225000000").press("1").press("2").press("1")
+    assert c.dial_attributes["callerId"] == "+3225000000"
+
+
+def test_a_toll_free_line_without_a_caller_id_does_not_try_a_transfer_twilio_would_refuse(caplog):
+    from ivr import create_app
+    from ivr.phone import FlaskTransport, call
+    from conftest import PUBLIC_URL, TOKEN
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0})
+    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099990").press("1").press("2").press("1")
+    assert c.dialing is None and c.waiting == "keys"
+    assert "Je n'ai pas pu joindre Écoute Violences Conjugales." in c.said
+    assert "Vous pouvez appeler vous-même le 0 8 0 0, 3 0, 0 3 0" in c.said
+    assert any("set IVR_TRANSFER_CALLER_ID" in r.getMessage() for r in caplog.records)
+    assert not any("80099990" in r.getMessage() for r in caplog.records)
 
 
 def test_a_configured_caller_id_is_used_for_transfers(line):

@@ -20,7 +20,7 @@ FORMS = [CALLER, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32
 
 @pytest.fixture
 def app():
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "METRICS_TOKEN": METRICS_TOKEN})
+    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "TESTING": True, "METRICS_TOKEN": METRICS_TOKEN})
 
 
 def scrape(client):
@@ -183,7 +183,7 @@ def test_the_redacting_formatter_blanks_numbers_in_messages_and_tracebacks():
 
 
 def test_healthz_follows_live_reload_and_tells_when_an_edit_was_refused(menu_copy):
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "MENUS": str(menu_copy.menus),
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
                       "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0})
     client, live = app.test_client(), app.extensions["ivr"]
     first = client.get("/healthz").get_json()

@@ -15,7 +15,8 @@ def at(text):
 
 
 def caller_at(when, copy=None):
-    config = {"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: at(when)}
+    config = {"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: at(when),
+              "TRANSFER_CALLER_ID": "+3225550100"}
     if copy:
         config.update(MENUS=str(copy.menus), PROMPTS=str(copy.prompts))
     return call(FlaskTransport(create_app(config).test_client()), PUBLIC_URL, TOKEN)

@@ -111,7 +111,7 @@ def test_map_writes_a_mermaid_diagram_of_both_languages(runner):
 
 @pytest.fixture
 def live_app(menu_copy):
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "MENUS": str(menu_copy.menus),
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
                       "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0})
     return app, app.extensions["ivr"], menu_copy
 
@@ -196,7 +196,7 @@ def test_no_caller_gets_an_error_while_menus_are_swapped(live_app):
 
 
 def test_each_worker_watches_the_files_by_itself(menu_copy):
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "MENUS": str(menu_copy.menus),
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
                       "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0.1})
     client = app.test_client()
     call(FlaskTransport(client), PUBLIC_URL, TOKEN)  # the first request starts the watcher
@@ -215,3 +215,20 @@ def test_the_readme_shows_the_map_of_the_shipped_menus(line):
     from ivr import ROOT
     from ivr.overview import mermaid
     assert "```mermaid\n" + mermaid(line) + "```" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_a_caller_on_a_page_that_was_renumbered_is_not_put_through_to_another_line(live_app):
+    app, live, copy = live_app
+    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("4")
+    assert "SOS Viol." in c.said
+    # The operator swaps keys 2 and 4 of the main menu: key 4 now reads Écoute Violences Conjugales.
+    copy.replace("        - key: 2\n          say: \"Pour les violences dans le couple\"",
+                 "        - key: X\n          say: \"Pour les violences dans le couple\"")
+    copy.replace("        - key: 4\n", "        - key: 2\n")
+    copy.replace("        - key: X\n", "        - key: 4\n")
+    bump_mtime(copy.menus)
+    assert live.refresh() is True
+    assert live.line.language("fr").node_id(("4",)) == "ecoute-violences-conjugales"
+    c.press("1")  # "to call SOS Viol, press 1" is what the caller heard
+    assert c.dialing is None
+    assert c.said.startswith("Ce menu a changé. Voici le menu principal.")

@@ -83,8 +83,8 @@ def test_a_caller_sent_elsewhere_is_reported_at_that_step(cli, a_fixture):
     fixtures.save(fixture)
     result = cli("replay", str(a_fixture))
     assert result.exit_code == 1
-    assert "step 4 (POST /voice/fr/key?at=2): the caller is now sent to /voice/fr/key?at=2 " \
-           "(before: /voice/fr/key?at=3)" in result.output
+    assert ("step 4 (POST /voice/fr/key?at=2&id=ecoute-violences-conjugales): the caller is now sent to "
+            "/voice/fr/key?at=2&id=ecoute-violences-conjugales (before: /voice/fr/key?at=3)") in result.output
 
 
 def test_a_call_that_now_ends_early_is_reported(cli, tmp_path):

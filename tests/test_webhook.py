@@ -183,7 +183,7 @@ class AlternatingWorkers(FlaskTransport):
 
 
 def test_any_worker_can_answer_any_step_of_a_call():
-    apps = [create_app({"TWILIO_AUTH_TOKEN": TOKEN}) for _ in range(3)]
+    apps = [create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100"}) for _ in range(3)]
     spread = call(AlternatingWorkers(apps), PUBLIC_URL, TOKEN).press("1").press("3").press("1")
     single = call(FlaskTransport(apps[0].test_client()), PUBLIC_URL, TOKEN).press("1").press("3").press("1")
     assert spread.said == single.said and "0 8 0 0, 3 2, 1 2 3" in spread.said
@@ -203,3 +203,22 @@ def test_a_transfer_result_for_a_page_that_lost_its_transfer_still_gives_the_num
 def test_the_development_switch_is_refused_next_to_a_real_token():
     with pytest.raises(ConfigError, match="both set"):
         create_app({"TWILIO_AUTH_TOKEN": TOKEN, "ALLOW_UNSIGNED": True})
+
+
+def test_unicode_digits_in_the_state_are_not_a_technical_problem(client, caplog):
+    response = signed_post(client, "/voice/fr/node?n=%C2%B2", twilio_params())
+    said = " ".join(s.text for s in is_menu_twiml(response).iter("Say"))
+    assert "Menu principal." in said and "problème technique" not in said
+    assert not any("webhook failed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_last_resort_apology_is_said_in_french_and_dutch(client, monkeypatch):
+    import ivr.flow
+    import ivr.web
+    monkeypatch.setattr(ivr.flow, "node", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(ivr.web.flow, "technical_problem", lambda *a, **k: 1 / 0)
+    root = is_menu_twiml(signed_post(client, "/voice/fr/node", twilio_params()))
+    says = [(s.get("language"), s.text) for s in root.iter("Say")]
+    assert says == [("fr-BE", "En cas de danger, raccrochez et appelez le 1 1 2."),
+                    ("nl-BE", "Bij gevaar, leg in en bel 1 1 2.")]
+    assert root.find("Hangup") is not None
