@@ -28,7 +28,7 @@ from pathlib import Path
 import click
 from twilio.request_validator import RequestValidator
 
-from . import ROOT
+from . import ROOT, phone
 from .load import inspect, load
 from .model import Menu, Page
 
@@ -274,7 +274,8 @@ def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in
         if in_process:
             return _in_process(menus, prompts_dir, token)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
-        env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts_dir)
+        env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts_dir,
+                   IVR_TRANSFER_CALLER_ID=phone.TRANSFER_CALLER_ID)  # so the walk's transfers are real
         servers = [Server("line", _procfile_command()[-1], env), Server("floor", "ivr.benchfloor:create_floor()", env)]
         try:
             for server in servers:
@@ -300,7 +301,8 @@ def _in_process(menus: str, prompts_dir: str, token: str) -> None:
     from .benchfloor import create_floor
     from .phone import FlaskTransport
     url = "http://127.0.0.1:8000"
-    line_app = create_app({"TWILIO_AUTH_TOKEN": token, "MENUS": menus, "PROMPTS": prompts_dir})
+    line_app = create_app({"TWILIO_AUTH_TOKEN": token, "MENUS": menus, "PROMPTS": prompts_dir,
+                           "TRANSFER_CALLER_ID": phone.TRANSFER_CALLER_ID})
     requests = recorded_requests(url, token, call_keys(menus, prompts_dir), FlaskTransport(line_app.test_client()))
     validator = RequestValidator(token)
     environs = []

@@ -8,7 +8,7 @@ A reply is a short list of actions that `ivr.twiml` renders.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import speech
 from .model import Language, Line, Menu, Page
@@ -59,6 +59,15 @@ class HangUp:
 class Reply:
     said: tuple[Said, ...] = ()  # said first, not interruptible
     next: Ask | Transfer | HangUp | Step = field(default_factory=HangUp)  # a Step means <Redirect>
+    # What happened to the caller, in one word of OUTCOMES: for metrics and logs, never for speech.
+    outcome: str = ""
+
+
+OUTCOMES = (
+    "language_choice", "call_started", "language_changed", "main_menu", "menu", "helplines",
+    "wrong_key", "goodbye", "quick_exit", "menu_changed", "transfer", "closed", "after_transfer",
+    "transfer_ended", "technical_problem",
+)
 
 
 def incoming(line: Line, now: datetime.datetime, language_code: str | None = None) -> Reply:
@@ -76,7 +85,7 @@ def language_choice(line: Line, silences: int, now: datetime.datetime) -> Reply:
         speech.language_choice(line),
         on_key=Step("language_key", silences=silences),
         on_silence=Step("language", silences=silences + 1),
-    ))
+    ), outcome="language_choice")
 
 
 def language_key(line: Line, digits: str, silences: int, now: datetime.datetime) -> Reply:
@@ -88,12 +97,12 @@ def language_key(line: Line, digits: str, silences: int, now: datetime.datetime)
     if language is not None:
         return start(line, language, now)
     sorry = tuple(speech.sentence(lang, "not_an_option") for lang in line.languages)
-    return _prefixed(sorry, language_choice(line, silences, now))
+    return _prefixed(sorry, language_choice(line, silences, now), "wrong_key")
 
 
-def start(line: Line, language: Language, now: datetime.datetime) -> Reply:
+def start(line: Line, language: Language, now: datetime.datetime, outcome: str = "call_started") -> Reply:
     """Right after the language is known: safety first, then the main menu."""
-    return node(line, language, (), 0, now, fresh=True)
+    return replace(node(line, language, (), 0, now, fresh=True), outcome=outcome)
 
 
 def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now: datetime.datetime,
@@ -104,18 +113,20 @@ def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now
     if silences > line.silences_before_goodbye:
         return Reply(
             said=(speech.sentence(language, "silence_goodbye", emergency=spoken(line.emergency_number)),),
-            next=HangUp(),
+            next=HangUp(), outcome="goodbye",
         )
     said = speech.safety(line, language) if fresh else ()
     if isinstance(where, Menu):
         said += speech.menu(language, where)
+        outcome = "menu" if at else "main_menu"
     else:
         said += speech.page(line, language, where, at, now)
+        outcome = "helplines"
     return Reply(next=Ask(
         said,
         on_key=_at(language, "key", at, silences),
         on_silence=_at(language, "node", at, silences + 1),
-    ))
+    ), outcome=outcome)
 
 
 def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digits: str,
@@ -138,7 +149,7 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
     if digits == keys.change_language:
         others = [lang for lang in line.languages if lang.code != language.code]
         if len(others) == 1:
-            return start(line, others[0], now)
+            return start(line, others[0], now, outcome="language_changed")
         return language_choice(line, 0, now)
     if isinstance(where, Menu):
         if where.option(digits) is not None:
@@ -148,7 +159,7 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
             if transfer_key == digits and helpline.open_at(now) is False:
                 # It closed while the page was being read: say so, and name an open line.
                 said = (speech.sentence(language, "closed_now"),) + speech.alternative(language, helpline, at, now)
-                return _prefixed(said, node(line, language, at, silences, now))
+                return _prefixed(said, node(line, language, at, silences, now), "closed")
             if transfer_key == digits:
                 return Reply(
                     said=(speech.sentence(language, "transferring", name=helpline.name),),
@@ -156,8 +167,10 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
                         helpline.transfer, helpline.show_caller_number, line.ring_seconds,
                         then=Step("dialed", language.code, at, helpline=helpline.id),
                     ),
+                    outcome="transfer",
                 )
-    return _prefixed((speech.sentence(language, "not_an_option"),), node(line, language, at, silences, now))
+    return _prefixed((speech.sentence(language, "not_an_option"),), node(line, language, at, silences, now),
+                     "wrong_key")
 
 
 def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str | None, status: str,
@@ -171,7 +184,7 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
         return menu_changed(line, language, now)
     if status in CONNECTED:
         said = (speech.sentence(language, "transfer_ended", name=helpline.name),)
-        return _prefixed(said, node(line, language, (), 0, now))
+        return _prefixed(said, node(line, language, (), 0, now), "transfer_ended")
     said = [speech.sentence(language, FAILURES.get(status, "transfer_failed"), name=helpline.name)]
     yourself = speech.dial_yourself(language, helpline)
     if yourself:
@@ -190,16 +203,17 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
         tuple(said),
         on_key=_at(language, "key", at, 0),
         on_silence=_at(language, "node", at, 1),
-    ))
+    ), outcome="after_transfer")
 
 
 def quick_exit(*languages: Language) -> Reply:
-    return Reply(said=tuple(speech.sentence(lang, "quick_exit_message") for lang in languages), next=HangUp())
+    return Reply(said=tuple(speech.sentence(lang, "quick_exit_message") for lang in languages), next=HangUp(),
+                 outcome="quick_exit")
 
 
 def menu_changed(line: Line, language: Language, now: datetime.datetime) -> Reply:
     """The caller's place no longer exists (an old URL, a menu edited mid-call): main menu."""
-    return _prefixed((speech.sentence(language, "menu_changed"),), node(line, language, (), 0, now))
+    return _prefixed((speech.sentence(language, "menu_changed"),), node(line, language, (), 0, now), "menu_changed")
 
 
 def technical_problem(line: Line, language: Language | None, again: bool) -> Reply:
@@ -211,18 +225,18 @@ def technical_problem(line: Line, language: Language | None, again: bool) -> Rep
     language = language or line.language(line.default_language)
     if again:
         said = (speech.sentence(language, "silence_goodbye", emergency=spoken(line.emergency_number)),)
-        return Reply(said=said, next=HangUp())
+        return Reply(said=said, next=HangUp(), outcome="technical_problem")
     sorry = speech.sentence(language, "technical_problem", emergency=spoken(line.emergency_number))
-    return Reply(said=(sorry,), next=Step("node", language.code, (), 0, after_error=True))
+    return Reply(said=(sorry,), next=Step("node", language.code, (), 0, after_error=True), outcome="technical_problem")
 
 
 def _at(language: Language, action: str, at: tuple[str, ...], silences: int) -> Step:
     return Step(action, language.code, at, silences, node_id=language.node_id(at) if at else None)
 
 
-def _prefixed(said: tuple[Said, ...], reply: Reply) -> Reply:
+def _prefixed(said: tuple[Said, ...], reply: Reply, outcome: str) -> Reply:
     """Put a short sentence before a reply; inside its Ask so a key can cut it short."""
     if isinstance(reply.next, Ask) and not reply.said:
         ask = reply.next
-        return Reply(next=Ask(said + ask.said, ask.on_key, ask.on_silence))
-    return Reply(said=said + reply.said, next=reply.next)
+        return Reply(next=Ask(said + ask.said, ask.on_key, ask.on_silence), outcome=outcome)
+    return Reply(said=said + reply.said, next=reply.next, outcome=outcome)

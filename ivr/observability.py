@@ -14,8 +14,8 @@ import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from . import logs, metrics, speech, web
-from .flow import Ask, HangUp, Reply, Step, Transfer
+from . import logs, metrics, web
+from .flow import Ask, Reply, Step, Transfer
 from .load import KEYPAD
 from .model import Language, Line, Page
 
@@ -38,9 +38,7 @@ def init_app(app: Flask) -> None:
 @bp.route("/healthz", methods=["GET"])
 def healthz():
     holder = current_app.extensions["ivr"]
-    line = holder.line
-    if line is None:
-        return jsonify(status="no valid menu loaded"), 503
+    line = holder.line  # never None: the app does not start without a valid menu
     loaded = getattr(holder, "loaded_at", None)
     # refused_edit_errors: the last edit of the files was refused with this many errors, and the
     # menu above is still the one in use (live reload keeps the last good one).
@@ -115,60 +113,46 @@ def _key(digits: str) -> str:
 
 
 def _count(line: Line, step: str, key: str | None, reply: Reply) -> tuple[Language | None, str]:
-    """Count what the reply does to the caller; returns its language and a one-word outcome."""
+    """Count what the reply does to the caller (the flow names it: `Reply.outcome`); returns its
+    language and that outcome."""
     nxt = reply.next
-    said = reply.said + (nxt.said if isinstance(nxt, Ask) else ())
-    language = _reply_language(line, reply, said)
+    outcome = reply.outcome or "other"
+    language = _reply_language(line, reply)
     code = language.code if language else "none"  # "none": still at the language choice
-    wrong_key = any(s == speech.sentence(lang, "not_an_option") for lang in line.languages for s in said)
-    if wrong_key:
+    if outcome == "wrong_key":
         metrics.WRONG_KEYS.labels(code).inc()
     if step in ("language", "node") and request.args.get("n", "0") not in ("", "0"):
         metrics.SILENCES.labels(code).inc()
     if language is None:
-        return None, "wrong_key" if wrong_key else "language_choice"
-    if speech.safety(line, language)[0] in said:
-        if step == "key" and key == line.keys.change_language:
-            metrics.LANGUAGE_CHANGES.labels(code).inc()
-        else:
-            metrics.CALLS_STARTED.labels(code).inc()
-    for helpline in _helplines_read(language, said):
-        metrics.HELPLINES_HEARD.labels(code, helpline.id).inc()
+        return None, outcome
+    if outcome == "call_started":
+        metrics.CALLS_STARTED.labels(code).inc()
+    elif outcome == "language_changed":
+        metrics.LANGUAGE_CHANGES.labels(code).inc()
+    elif outcome == "quick_exit":
+        metrics.QUICK_EXITS.labels(code).inc()
+    elif outcome == "transfer":
+        metrics.TRANSFERS_STARTED.labels(code, nxt.then.helpline or "unknown").inc()
     if step == "dialed":
         helpline_id = request.args.get("line", "")
         if helpline_id not in language.helplines:
             helpline_id = "unknown"
         status = request.form.get("DialCallStatus", "")
         metrics.TRANSFERS.labels(code, helpline_id, status if status in metrics.DIAL_STATUSES else "other").inc()
-
-    if isinstance(nxt, Transfer):
-        metrics.TRANSFERS_STARTED.labels(code, nxt.then.helpline or "unknown").inc()
-        return language, "transfer"
-    if isinstance(nxt, Step):
-        return language, "redirect"
-    if isinstance(nxt, HangUp):
-        if speech.sentence(language, "quick_exit_message") in said:
-            metrics.QUICK_EXITS.labels(code).inc()
-            return language, "quick_exit"
-        return language, "goodbye"
-    if nxt.on_key.action == "language_key":
-        return language, "language_choice"
-    at = nxt.on_key.at
-    if wrong_key:
-        return language, "wrong_key"
-    if speech.sentence(language, "menu_changed") in said:
-        return language, "menu_changed"
-    if step == "key" and key and at == (web._at() or ()) + (key,):
-        menu = language.node(at[:-1])
-        if menu is not None and not isinstance(menu, Page):
-            metrics.MENU_CHOICES.labels(code, menu.id, key).inc()
-    node = language.node(at)
-    if isinstance(node, Page):
-        return language, "after_transfer" if step == "dialed" else "helplines"
-    return language, "main_menu" if at == () else "menu"
+    if isinstance(nxt, Ask):
+        at = nxt.on_key.at
+        node = language.node(at)
+        if isinstance(node, Page) and outcome in ("helplines", "wrong_key", "closed"):  # the page was read
+            for helpline in node.helplines:
+                metrics.HELPLINES_HEARD.labels(code, helpline.id).inc()
+        if step == "key" and key and outcome in ("menu", "helplines") and at == (web._at() or ()) + (key,):
+            menu = language.node(at[:-1])
+            if menu is not None and not isinstance(menu, Page):
+                metrics.MENU_CHOICES.labels(code, menu.id, key).inc()
+    return language, outcome
 
 
-def _reply_language(line: Line, reply: Reply, said) -> Language | None:
+def _reply_language(line: Line, reply: Reply) -> Language | None:
     nxt = reply.next
     code = None
     if isinstance(nxt, Ask):
@@ -177,12 +161,6 @@ def _reply_language(line: Line, reply: Reply, said) -> Language | None:
         code = nxt.then.language
     elif isinstance(nxt, Step):
         code = nxt.language
-    elif said:
-        code = said[0].language
+    elif reply.said:
+        code = reply.said[0].language
     return line.language(code)
-
-
-def _helplines_read(language: Language, said) -> list:
-    """The helplines whose reading (it starts with the name) is in what is said."""
-    sentences = set(said)
-    return [h for h in language.helplines.values() if speech.helpline_reading(language, h, None)[0] in sentences]

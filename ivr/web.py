@@ -85,7 +85,8 @@ def _answer(reply: flow.Reply) -> Response:
     caller_id = _caller_id() if isinstance(nxt, flow.Transfer) else None
     if isinstance(nxt, flow.Transfer) and not nxt.show_caller_number and caller_id is None:
         # Twilio would otherwise show the caller's own number to the helpline.
-        log.warning("transfer not attempted: no caller ID; set IVR_TRANSFER_CALLER_ID")
+        log.warning("transfer not attempted: no caller ID Twilio accepts (the line's own number is "
+                    "toll-free, or unknown); set IVR_TRANSFER_CALLER_ID")
         language = line().language(nxt.then.language)
         reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed", _now())
     g.ivr_reply = reply  # for ivr.observability: what the caller got, counted and logged
@@ -102,13 +103,9 @@ def _caller_id() -> str | None:
     if configured:
         return configured
     line_number = to_e164(request.form.get("To", ""))  # the line's own number, as Twilio reports it
-    if line_number and is_toll_free(line_number):
-        # Twilio would refuse the transfer; say why in the log (without the number) and let the
-        # caller hear at once that it failed, with the number to dial.
-        log.warning("transfer impossible: the line's own number is toll-free and cannot be a caller ID; "
-                    "set IVR_TRANSFER_CALLER_ID")
-        return None
-    return line_number
+    # Twilio refuses a call out from a Belgian 0800 number: better the caller hears at once that
+    # the transfer failed, with the number to dial.
+    return None if line_number and is_toll_free(line_number) else line_number
 
 
 def _url_as_requested() -> str:

@@ -109,7 +109,7 @@ def test_each_webhook_writes_one_json_line_with_a_call_id_that_is_not_the_call_s
     assert len(lines) == len(c.requests) == 4
     assert [(x["step"], x["language"], x["key"], x["outcome"]) for x in lines] == [
         ("incoming", None, None, "language_choice"),
-        ("language_key", "fr", "1", "main_menu"),
+        ("language_key", "fr", "1", "call_started"),
         ("key", "fr", "2", "helplines"),
         ("key", "fr", "5", "wrong_key"),
     ]
