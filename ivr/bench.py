@@ -30,7 +30,6 @@ from twilio.request_validator import RequestValidator
 
 from . import ROOT, phone
 from .load import inspect, load
-from .model import Menu, Page
 
 WRK_MISSING = ("wrk is not installed; the benchmark needs it to load the line. "
                "On Debian or Ubuntu: sudo apt-get install wrk")
@@ -147,17 +146,7 @@ def call_keys(menus: str | Path, prompts: str | Path | None) -> list[tuple[str, 
     line = load(menus, prompts)
     calls = []
     for language in line.languages:
-        pages = []
-
-        def visit(path):
-            node = language.node(path)
-            if isinstance(node, Menu):
-                for option in node.options:
-                    visit(path + (option.key,))
-            else:
-                pages.append((path, node))
-
-        visit(())
+        pages = list(language.pages())
         pages.sort(key=lambda p: (not p[1].transfers(), -len(p[0])))
         path, page = pages[0]
         last = page.transfers()[0][0] if page.transfers() else line.keys.main_menu
