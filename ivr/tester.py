@@ -30,6 +30,8 @@ def _in_process(record: bool):
               "TRANSFER_CALLER_ID": os.environ.get("IVR_TRANSFER_CALLER_ID") or phone.TRANSFER_CALLER_ID}
     if not record:
         config["RECORD_DIR"] = ""
+    # The webhook log lines (JSON, on stdout) would drown what the caller hears.
+    config["WEBHOOK_LOG"] = False
     app = create_app(config)
     return phone.FlaskTransport(app.test_client()), fixtures.BASE_URL, token, app
 

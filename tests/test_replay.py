@@ -176,3 +176,9 @@ def test_the_interactive_phone_reads_keys_enter_is_silence_and_asks_the_transfer
     assert transcript.index("[transfer to +3280030030: no-answer]") < transcript.index("[caller is silent]")
     assert "fr-BE: Écoute Violences Conjugales ne répond pas pour le moment." in transcript
     assert transcript[-1] == "[caller hangs up]"
+
+
+def test_the_call_tool_prints_what_the_caller_hears_without_webhook_log_lines(cli):
+    result = cli("call", "--keys", "1,#")
+    assert result.output.startswith("--- transcript ---\nfr-BE: Pour le français, appuyez sur 1.")
+    assert '"step":' not in result.output
