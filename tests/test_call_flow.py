@@ -290,3 +290,13 @@ def test_a_third_language_is_added_with_files_only(menu_copy):
     # With three languages, the language key goes back to the choice of all three.
     c.press("8")
     assert "Für Deutsch, drücken Sie 3." in c.said and "Voor Nederlands, druk 2." in c.said
+
+
+def test_the_readmes_simulated_call_runs_as_written(capsys):
+    import re as _re
+    from ivr import ROOT
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (example,) = _re.findall(r"```python\n(.*?)```", readme, flags=_re.S)
+    exec(compile(example, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "[line dials +3280030030]" in out and "La ligne est occupée." in out
