@@ -146,7 +146,7 @@ def test_an_error_on_the_main_menu_itself_ends_the_call_instead_of_looping(monke
     assert len(c.requests) == 3  # /voice, the key (apology), the main menu failing again: no loop
 
 
-def test_no_log_line_holds_the_callers_number(app, caplog, monkeypatch):
+def test_no_log_line_holds_the_callers_number(app, caplog, capsys, monkeypatch):
     import ivr.flow
     caller = "+32470123456"
     forms = [caller, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32 470 12 34 56", "CA" + "0" * 32]
@@ -162,8 +162,11 @@ def test_no_log_line_holds_the_callers_number(app, caplog, monkeypatch):
         client.post("/voice", data=twilio_params(caller=caller), base_url=PUBLIC_URL)  # forged: logged
         monkeypatch.setattr(ivr.flow, "node", lambda *a, **k: 1 / 0)
         call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=caller).press("1")  # errors: logged
+    written = capsys.readouterr()  # the JSON webhook lines (stdout) and the error log (stderr)
     lines = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
+    lines += written.out.splitlines() + written.err.splitlines()
     assert any("signature" in line for line in lines) and any("webhook failed" in line for line in lines)
+    assert sum('"step":' in line for line in lines) > 20
     for line in lines:
         for form in forms:
             assert form not in line
