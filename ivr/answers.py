@@ -43,7 +43,12 @@ class Answers:
             return twiml.render(self.line, reply, url, caller_id, media_url)
         body = twiml.render(self.line, reply, url, caller_id, media_url)
         if len(self._rendered) >= self.max_answers:
-            del self._rendered[next(iter(self._rendered))]  # dicts keep insertion order: the oldest
+            # Dicts keep insertion order: the oldest goes. Two threads may evict at once (a
+            # threaded server): whoever comes second finds it gone, which is fine.
+            try:
+                self._rendered.pop(next(iter(self._rendered)), None)
+            except (StopIteration, RuntimeError):
+                pass
         self._rendered[key] = body
         return body
 

@@ -90,7 +90,7 @@ def _answer(reply: flow.Reply) -> Response:
         language = line().language(nxt.then.language)
         reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed", _now())
     g.ivr_reply = reply  # for ivr.observability: what the caller got, counted and logged
-    body = answers.twiml_for(line(), reply, step_url, caller_id, media_url, request.host_url)
+    body = answers.twiml_for(line(), reply, step_url, caller_id, media_url, request.root_url)
     return Response(body, mimetype="text/xml")
 
 
@@ -127,11 +127,21 @@ def check_signature():
         # Local development only: never answer the network without signatures.
         if request.remote_addr not in ("127.0.0.1", "::1"):
             abort(403)
+        g.ivr_signed = True
         return None
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not is_from_twilio(current_app.config["TWILIO_AUTH_TOKEN"], _url_as_requested(), request.form, signature):
+    try:
+        signed = is_from_twilio(current_app.config["TWILIO_AUTH_TOKEN"], _url_as_requested(), request.form, signature)
+    except Exception:  # a URL rebuilt from a forged Host or X-Forwarded-* the validator cannot parse
+        signed = False
+    # Twilio never repeats a parameter; the signature covers a repeated one's values in any order,
+    # so a captured request could be replayed with them swapped. Refuse them.
+    if signed and any(len(values) > 1 for _, values in request.form.lists()):
+        signed = False
+    if not signed:
         log.warning("refused a webhook without a valid Twilio signature: %s %s", request.method, request.path)
         abort(403)
+    g.ivr_signed = True
     return None
 
 
@@ -172,6 +182,9 @@ def step(code: str, action: str):
 def technical_problem(error):
     if isinstance(error, HTTPException):
         return error
+    if not g.get("ivr_signed"):  # failed before the signature was known good: nothing to apologise to
+        log.warning("refused a webhook that failed before its signature was checked: %s", request.path)
+        return Response("forbidden\n", 403, mimetype="text/plain")
     g.ivr_error = True
     # Never the request's form: it holds the caller's number.
     log.exception("webhook failed at %s", request.path)

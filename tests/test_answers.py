@@ -57,3 +57,27 @@ def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
     for _ in range(2):
         load(menu_copy.menus, menu_copy.prompts)
         assert len(yamlfile._constructor.constructed_objects) == 0
+
+
+def test_threads_evicting_at_once_never_fail(line):
+    import threading
+    from ivr import flow
+    now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
+    fr = line.language("fr")
+    replies = [flow.node(line, fr, (), n, now) for n in range(3)] + [flow.node(line, fr, (k,), 0, now) for k in "123456"]
+    store, errors = Answers(line, max_answers=2), []
+
+    def hammer():
+        try:
+            for _ in range(300):
+                for reply in replies:
+                    store.twiml(reply, step_url, None)
+        except Exception as e:  # noqa: BLE001 - any error is the failure this test looks for
+            errors.append(e)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(store) <= 2 + 8  # at most one extra per racing thread

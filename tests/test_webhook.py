@@ -225,3 +225,36 @@ def test_the_last_resort_apology_is_said_in_french_and_dutch(client, monkeypatch
     assert says == [("fr-BE", "En cas de danger, raccrochez et appelez le 1 1 2."),
                     ("nl-BE", "Bij gevaar, leg in en bel 1 1 2.")]
     assert root.find("Hangup") is not None
+
+
+def raw_status(app, path, form, headers):
+    """Straight through the WSGI app: the test client itself cannot send some forged Hosts."""
+    from werkzeug.test import EnvironBuilder
+    environ = EnvironBuilder(path=path, method="POST", data=form, base_url=PUBLIC_URL).get_environ()
+    for name, value in headers.items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    status = []
+    body = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    return int(status[0].split()[0]), body
+
+
+@pytest.mark.parametrize("headers", [
+    {"Host": "[a:b]"},
+    {"X-Forwarded-Host": "[a:b]"},
+    {"X-Forwarded-Proto": "https://a:b"},
+])
+def test_a_forged_host_the_validator_cannot_parse_is_refused_not_apologised_to(app, headers):
+    for path in ["/voice", "/voice/language/key", "/voice/fr/key"]:
+        status, body = raw_status(app, path, dict(twilio_params(), Digits="1"),
+                                  {"X-Twilio-Signature": "forged", **headers})
+        assert status == 403 and b"<Response>" not in body, (path, headers, status)
+
+
+def test_a_repeated_parameter_is_refused_even_when_signed(client):
+    body = [(k, v) for k, v in twilio_params().items()] + [("Digits", "1"), ("Digits", "2")]
+    from werkzeug.datastructures import MultiDict
+    form = MultiDict(body)
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC_URL + "/voice/language/key", form)
+    response = client.post("/voice/language/key", data=form, base_url=PUBLIC_URL,
+                           headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
