@@ -16,7 +16,6 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from . import logs, metrics, web
 from .flow import Ask, Reply, Step, Transfer
-from .load import KEYPAD
 from .model import Language, Line, Page
 
 log = logging.getLogger(__name__)
@@ -86,7 +85,10 @@ def _count_and_log(response: Response) -> None:
     step = step_name()
     ok = response.status_code < 400
     form = request.form if ok else {}  # a refused body (413) is never parsed again
-    key = _key(form.get("Digits", "")) if step in ("key", "language_key") else None
+    key = None
+    if step in ("key", "language_key"):
+        digits = web._digits() if ok else ""  # the web layer's own reading of the key
+        key = "other" if digits == "?" else digits
     fields = {"call": logs.call_id(current_app.extensions["ivr_call_id_key"], form.get("CallSid", "")),
               "step": step, "language": None, "key": key, "outcome": None}
     if g.get("ivr_error"):
@@ -106,12 +108,6 @@ def _count_and_log(response: Response) -> None:
     metrics.LATENCY.labels(step).observe(seconds)
     if current_app.config["WEBHOOK_LOG"]:
         logging.getLogger(logs.CALLS_LOGGER).info("webhook", extra={"fields": fields})
-
-
-def _key(digits: str) -> str:
-    if digits == "":
-        return ""
-    return digits if len(digits) == 1 and digits in KEYPAD else "other"
 
 
 def _count(line: Line, step: str, key: str | None, reply: Reply) -> tuple[Language | None, str]:
