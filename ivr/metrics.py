@@ -38,3 +38,22 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+# prometheus_client's labels() checks and converts its arguments and takes a lock on every call;
+# the values here come from closed sets, so each metric's children are looked up once and kept.
+_children: dict[tuple, object] = {}
+
+
+def count(metric, *labels: str) -> None:
+    child = _children.get((metric, labels))
+    if child is None:
+        child = _children[(metric, labels)] = metric.labels(*labels)
+    child.inc()
+
+
+def observe(metric, value: float, *labels: str) -> None:
+    child = _children.get((metric, labels))
+    if child is None:
+        child = _children[(metric, labels)] = metric.labels(*labels)
+    child.observe(value)

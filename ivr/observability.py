@@ -28,7 +28,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("METRICS_TOKEN", os.environ.get("IVR_METRICS_TOKEN", ""))
     app.config.setdefault("WEBHOOK_LOG", True)  # off only for the testers' in-process tools
     app.extensions["ivr_call_id_key"] = logs.call_id_key(app.config.get("TWILIO_AUTH_TOKEN", ""))
-    logs.setup()
     logs.setup_error_log()
     app.register_blueprint(bp)
     app.before_request(_start_clock)
@@ -64,53 +63,54 @@ def _start_clock():
 
 
 def _record(response: Response) -> Response:
-    if request.blueprint in ("observability", "media"):  # not webhooks: health, scrapes, audio files
+    req = request._get_current_object()  # once: each use of the proxy costs a context lookup
+    if req.blueprint in ("observability", "media"):  # not webhooks: health, scrapes, audio files
         return response
     try:
-        _count_and_log(response)
+        _count_and_log(req, g._get_current_object(), response)
     except Exception:  # counting must never cost the caller their answer
-        log.exception("could not record a webhook at %s", request.path)
+        log.exception("could not record a webhook at %s", req.path)
     return response
 
 
-def step_name() -> str:
-    endpoint = request.endpoint or ""
+def step_name(req) -> str:
+    endpoint = req.endpoint or ""
     if endpoint == "voice.step":
-        return (request.view_args or {}).get("action", "unknown")
+        return (req.view_args or {}).get("action", "unknown")
     return STEPS.get(endpoint, "unknown")
 
 
-def _count_and_log(response: Response) -> None:
-    seconds = time.perf_counter() - g.get("ivr_started", time.perf_counter())
-    step = step_name()
-    ok = response.status_code < 400
-    form = request.form if ok else {}  # a refused body (413) is never parsed again
+def _count_and_log(req, store, response: Response) -> None:
+    seconds = time.perf_counter() - store.get("ivr_started", time.perf_counter())
+    step = step_name(req)
+    status = response.status_code
+    ok = status < 400
+    form = req.form if ok else {}  # a refused body (413) is never parsed again
     key = None
     if step in ("key", "language_key"):
-        digits = web._digits() if ok else ""  # the web layer's own reading of the key
-        key = "other" if digits == "?" else digits
-    fields = {"call": logs.call_id(current_app.extensions["ivr_call_id_key"], form.get("CallSid", "")),
-              "step": step, "language": None, "key": key, "outcome": None}
-    if g.get("ivr_error"):
-        fields["outcome"] = "technical_problem"
-        metrics.TECHNICAL_PROBLEMS.labels(step).inc()
-    reply = g.get("ivr_reply")
-    line = web.line()
-    if ok and reply is not None and line is not None:
-        language, outcome = _count(line, step, key, reply)
-        fields["language"] = language.code if language else None
-        fields["outcome"] = fields["outcome"] or outcome
+        key = web.digits(form) if ok else ""  # the web layer's own reading of the key
+        if key == "?":
+            key = "other"
+    language = outcome = None
+    if store.get("ivr_error"):
+        outcome = "technical_problem"
+        metrics.count(metrics.TECHNICAL_PROBLEMS, step)
+    reply = store.get("ivr_reply")
+    if ok and reply is not None:
+        language, counted = _count(req, web.line(), step, key, reply)
+        outcome = outcome or counted
     elif not ok:
-        fields["outcome"] = "refused"
-    fields["status"] = response.status_code
-    fields["ms"] = round(seconds * 1000, 1)
-    metrics.WEBHOOKS.labels(step, str(response.status_code)).inc()
-    metrics.LATENCY.labels(step).observe(seconds)
+        outcome = "refused"
+    metrics.count(metrics.WEBHOOKS, step, str(status))
+    metrics.observe(metrics.LATENCY, seconds, step)
     if current_app.config["WEBHOOK_LOG"]:
-        logging.getLogger(logs.CALLS_LOGGER).info("webhook", extra={"fields": fields})
+        logs.write_webhook_line({
+            "call": logs.call_id(current_app.extensions["ivr_call_id_key"], form.get("CallSid", "")),
+            "step": step, "language": language.code if language else None, "key": key,
+            "outcome": outcome, "status": status, "ms": round(seconds * 1000, 1)})
 
 
-def _count(line: Line, step: str, key: str | None, reply: Reply) -> tuple[Language | None, str]:
+def _count(req, line: Line, step: str, key: str | None, reply: Reply) -> tuple[Language | None, str]:
     """Count what the reply does to the caller (the flow names it: `Reply.outcome`); returns its
     language and that outcome."""
     nxt = reply.next
@@ -118,35 +118,35 @@ def _count(line: Line, step: str, key: str | None, reply: Reply) -> tuple[Langua
     language = _reply_language(line, reply)
     code = language.code if language else "none"  # "none": still at the language choice
     if outcome == "wrong_key":
-        metrics.WRONG_KEYS.labels(code).inc()
-    if step in ("language", "node") and request.args.get("n", "0") not in ("", "0"):
-        metrics.SILENCES.labels(code).inc()
+        metrics.count(metrics.WRONG_KEYS, code)
+    if step in ("language", "node") and req.args.get("n", "0") not in ("", "0"):
+        metrics.count(metrics.SILENCES, code)
     if language is None:
         return None, outcome
     if outcome == "call_started":
-        metrics.CALLS_STARTED.labels(code).inc()
+        metrics.count(metrics.CALLS_STARTED, code)
     elif outcome == "language_changed":
-        metrics.LANGUAGE_CHANGES.labels(code).inc()
+        metrics.count(metrics.LANGUAGE_CHANGES, code)
     elif outcome == "quick_exit":
-        metrics.QUICK_EXITS.labels(code).inc()
+        metrics.count(metrics.QUICK_EXITS, code)
     elif outcome == "transfer":
-        metrics.TRANSFERS_STARTED.labels(code, nxt.then.helpline or "unknown").inc()
+        metrics.count(metrics.TRANSFERS_STARTED, code, nxt.then.helpline or "unknown")
     if step == "dialed":
-        helpline_id = request.args.get("line", "")
+        helpline_id = req.args.get("line", "")
         if helpline_id not in language.helplines:
             helpline_id = "unknown"
-        status = request.form.get("DialCallStatus", "")
-        metrics.TRANSFERS.labels(code, helpline_id, status if status in metrics.DIAL_STATUSES else "other").inc()
+        status = req.form.get("DialCallStatus", "")
+        metrics.count(metrics.TRANSFERS, code, helpline_id, status if status in metrics.DIAL_STATUSES else "other")
     if isinstance(nxt, Ask):
         at = nxt.on_key.at
         node = language.node(at)
         if isinstance(node, Page) and outcome in ("helplines", "wrong_key", "closed"):  # the page was read
             for helpline in node.helplines:
-                metrics.HELPLINES_HEARD.labels(code, helpline.id).inc()
-        if step == "key" and key and outcome in ("menu", "helplines") and at == (web._at() or ()) + (key,):
+                metrics.count(metrics.HELPLINES_HEARD, code, helpline.id)
+        if step == "key" and key and outcome in ("menu", "helplines") and at == (web.at_keys(req.args) or ()) + (key,):
             menu = language.node(at[:-1])
             if menu is not None and not isinstance(menu, Page):
-                metrics.MENU_CHOICES.labels(code, menu.id, key).inc()
+                metrics.count(metrics.MENU_CHOICES, code, menu.id, key)
     return language, outcome
 
 

@@ -30,9 +30,11 @@ SILENCES = re.compile(r"[0-9]{1,2}")  # ASCII digits only: str.isdigit() also ta
 def line():
     """The line this request is answered from: read once, so a reload in the middle of a request
     cannot give it half the old menus and half the new."""
-    if "ivr_line" not in g:
-        g.ivr_line = current_app.extensions["ivr"].line
-    return g.ivr_line
+    store = g._get_current_object()
+    the_line = store.get("ivr_line")
+    if the_line is None:
+        the_line = store.ivr_line = current_app.extensions["ivr"].line
+    return the_line
 
 
 def step_url(step: Step) -> str:
@@ -56,14 +58,17 @@ def step_url(step: Step) -> str:
     return path + ("?" + "&".join(query).replace("*", "%2A").replace("#", "%23") if query else "")
 
 
-def _silences() -> int:
-    value = request.args.get("n", "0")
+# The request's parts are read through `req = request._get_current_object()`, once per view:
+# every use of Flask's `request` proxy costs a context lookup, and a webhook made dozens.
+
+def silences(args) -> int:
+    value = args.get("n", "0")
     return int(value) if SILENCES.fullmatch(value) else 0
 
 
-def _at() -> tuple[str, ...] | None:
+def at_keys(args) -> tuple[str, ...] | None:
     """The key path from the URL; None when it cannot be a path (the caller goes to the main menu)."""
-    value = request.args.get("at", "")
+    value = args.get("at", "")
     if not value:
         return ()
     keys = tuple(value.split("."))
@@ -72,25 +77,27 @@ def _at() -> tuple[str, ...] | None:
     return keys
 
 
-def _digits() -> str:
+def digits(form) -> str:
     """One keypad key, '' for silence, or '?' for anything else (treated as a wrong key)."""
-    value = request.form.get("Digits", "")
+    value = form.get("Digits", "")
     if value == "":
         return ""
     return value if len(value) == 1 and value in KEYPAD else "?"
 
 
-def _answer(reply: flow.Reply) -> Response:
+def _answer(req, the_line, reply: flow.Reply, now) -> Response:
     nxt = reply.next
-    caller_id = _caller_id() if isinstance(nxt, flow.Transfer) else None
-    if isinstance(nxt, flow.Transfer) and not nxt.show_caller_number and caller_id is None:
-        # Twilio would otherwise show the caller's own number to the helpline.
-        log.warning("transfer not attempted: no caller ID Twilio accepts (the line's own number is "
-                    "toll-free, or unknown); set IVR_TRANSFER_CALLER_ID")
-        language = line().language(nxt.then.language)
-        reply = flow.dialed(line(), language, nxt.then.at, nxt.then.helpline, "failed", _now())
+    caller_id = None
+    if isinstance(nxt, flow.Transfer):
+        caller_id = _caller_id(req)
+        if not nxt.show_caller_number and caller_id is None:
+            # Twilio would otherwise show the caller's own number to the helpline.
+            log.warning("transfer not attempted: no caller ID Twilio accepts (the line's own number is "
+                        "toll-free, or unknown); set IVR_TRANSFER_CALLER_ID")
+            language = the_line.language(nxt.then.language)
+            reply = flow.dialed(the_line, language, nxt.then.at, nxt.then.helpline, "failed", now)
     g.ivr_reply = reply  # for ivr.observability: what the caller got, counted and logged
-    body = answers.twiml_for(line(), reply, step_url, caller_id, media_url, request.root_url)
+    body = answers.twiml_for(the_line, reply, step_url, caller_id, media_url, req.root_url)
     return Response(body, mimetype="text/xml")
 
 
@@ -98,48 +105,52 @@ def _now():
     return current_app.config["CLOCK"]()
 
 
-def _caller_id() -> str | None:
+def _caller_id(req) -> str | None:
     configured = current_app.config.get("TRANSFER_CALLER_ID")
     if configured:
         return configured
-    line_number = to_e164(request.form.get("To", ""))  # the line's own number, as Twilio reports it
+    line_number = to_e164(req.form.get("To", ""))  # the line's own number, as Twilio reports it
     # Twilio refuses a call out from a Belgian 0800 number: better the caller hears at once that
     # the transfer failed, with the number to dial.
     return None if line_number and is_toll_free(line_number) else line_number
 
 
-def _url_as_requested() -> str:
+def _url_as_requested(req) -> str:
     """The URL exactly as Twilio asked for it (and signed it): request.url would un-escape
     %2A and the like, so the path and query are taken raw from the server when it gives them."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    environ = req.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
     if not raw.startswith("/"):
-        raw = quote(request.script_root + request.path)
-        if request.query_string:
-            raw += "?" + request.query_string.decode("latin-1")
-    return f"{request.scheme}://{request.host}{raw}"
+        raw = quote(req.script_root + req.path)
+        if req.query_string:
+            raw += "?" + req.query_string.decode("latin-1")
+    return f"{req.scheme}://{req.host}{raw}"
 
 
 @bp.before_request
 def check_signature():
+    req = request._get_current_object()
     # Read the body first, whatever the route or mode: one over MAX_CONTENT_LENGTH is refused with 413.
-    request.get_data(cache=True)
-    if current_app.config.get("ALLOW_UNSIGNED"):
+    req.get_data(cache=True)
+    config = current_app.config
+    if config.get("ALLOW_UNSIGNED"):
         # Local development only: never answer the network without signatures.
-        if request.remote_addr not in ("127.0.0.1", "::1"):
+        if req.remote_addr not in ("127.0.0.1", "::1"):
             abort(403)
         g.ivr_signed = True
         return None
-    signature = request.headers.get("X-Twilio-Signature", "")
+    signature = req.headers.get("X-Twilio-Signature", "")
+    form = req.form
     try:
-        signed = is_from_twilio(current_app.config["TWILIO_AUTH_TOKEN"], _url_as_requested(), request.form, signature)
+        signed = is_from_twilio(config["TWILIO_AUTH_TOKEN"], _url_as_requested(req), form, signature)
     except Exception:  # a URL rebuilt from a forged Host or X-Forwarded-* the validator cannot parse
         signed = False
     # Twilio never repeats a parameter; the signature covers a repeated one's values in any order,
     # so a captured request could be replayed with them swapped. Refuse them.
-    if signed and any(len(values) > 1 for _, values in request.form.lists()):
+    if signed and any(len(values) > 1 for _, values in form.lists()):
         signed = False
     if not signed:
-        log.warning("refused a webhook without a valid Twilio signature: %s %s", request.method, request.path)
+        log.warning("refused a webhook without a valid Twilio signature: %s %s", req.method, req.path)
         abort(403)
     g.ivr_signed = True
     return None
@@ -147,35 +158,41 @@ def check_signature():
 
 @bp.route("/voice", methods=["POST"])
 def incoming():
-    code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(request.form.get("To", "")) or "")
-    return _answer(flow.incoming(line(), _now(), code))
+    req, the_line, now = request._get_current_object(), line(), _now()
+    code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(req.form.get("To", "")) or "")
+    return _answer(req, the_line, flow.incoming(the_line, now, code), now)
 
 
 @bp.route("/voice/language", methods=["POST"])
 def language_choice():
-    return _answer(flow.language_choice(line(), _silences(), _now()))
+    req, the_line, now = request._get_current_object(), line(), _now()
+    return _answer(req, the_line, flow.language_choice(the_line, silences(req.args), now), now)
 
 
 @bp.route("/voice/language/key", methods=["POST"])
 def language_key():
-    return _answer(flow.language_key(line(), _digits(), _silences(), _now()))
+    req, the_line, now = request._get_current_object(), line(), _now()
+    reply = flow.language_key(the_line, digits(req.form), silences(req.args), now)
+    return _answer(req, the_line, reply, now)
 
 
 @bp.route("/voice/<code>/<any(node, key, dialed):action>", methods=["POST"])
 def step(code: str, action: str):
-    the_line, now = line(), _now()
+    req, the_line, now = request._get_current_object(), line(), _now()
+    args = req.args
     language = the_line.language(code)
     if language is None:
-        return _answer(flow.language_choice(the_line, 0, now))
-    at = _at()
-    if at is None or ("id" in request.args and request.args["id"] != language.node_id(at)):
-        return _answer(flow.menu_changed(the_line, language, now))
+        return _answer(req, the_line, flow.language_choice(the_line, 0, now), now)
+    at = at_keys(args)
+    if at is None or ("id" in args and args["id"] != language.node_id(at)):
+        return _answer(req, the_line, flow.menu_changed(the_line, language, now), now)
     if action == "node":
-        return _answer(flow.node(the_line, language, at, _silences(), now))
-    if action == "key":
-        return _answer(flow.key(the_line, language, at, _silences(), _digits(), now))
-    status = request.form.get("DialCallStatus", "")
-    return _answer(flow.dialed(the_line, language, at, request.args.get("line"), status, now))
+        reply = flow.node(the_line, language, at, silences(args), now)
+    elif action == "key":
+        reply = flow.key(the_line, language, at, silences(args), digits(req.form), now)
+    else:
+        reply = flow.dialed(the_line, language, at, args.get("line"), req.form.get("DialCallStatus", ""), now)
+    return _answer(req, the_line, reply, now)
 
 
 @bp.errorhandler(Exception)

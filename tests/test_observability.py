@@ -118,6 +118,18 @@ def test_each_webhook_writes_one_json_line_with_a_call_id_that_is_not_the_call_s
     assert all(x["status"] == 200 and x["ms"] >= 0 and x["time"].endswith("Z") for x in lines)
 
 
+def test_a_call_id_with_many_digits_is_logged_as_it_is(app, client, capsys):
+    """About one call id in twenty has 8 digits in a row; the log must not take it for a phone
+    number and blank it, or that call's lines could not be followed."""
+    import re
+    key = app.extensions["ivr_call_id_key"]
+    sid = next(s for s in (f"CA{n:032x}" for n in range(100000)) if re.search(r"\d{8}", logs.call_id(key, s)))
+    capsys.readouterr()
+    call(FlaskTransport(client), PUBLIC_URL, TOKEN, call_sid=sid).press("1")
+    lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert [x["call"] for x in lines] == [logs.call_id(key, sid)] * 2
+
+
 def test_the_call_id_is_a_keyed_hash(monkeypatch):
     monkeypatch.delenv("IVR_LOG_KEY", raising=False)
     key = logs.call_id_key(TOKEN)
