@@ -26,15 +26,20 @@ class WebhookRequest(Request):
         if raw is None:
             raw = self._cached_data = self.environ["wsgi.input"].read(length)
         body = raw.decode("utf-8", "replace")
-        items = []
-        for pair in body.split("&"):
-            if pair:
-                name, _, value = pair.partition("=")
-                items.append((_decoded(name), _decoded(value)))
+        items = [(_decoded(name), _decoded(value))
+                 for name, _, value in (pair.partition("=") for pair in body.split("&") if pair)]
         # As werkzeug does: set them in the instance, past the cached properties.
         self.__dict__["form"] = self.parameter_storage_class(items)
         self.__dict__["files"] = self.parameter_storage_class()
+        self.form_pairs = items
         return None
+
+    form_pairs: list[tuple[str, str]] | None = None  # the body's parameters in order, when read here
+
+    def parameters(self) -> list[tuple[str, str]]:
+        """Every POST parameter as (name, value), a repeated name once per value."""
+        form = self.form
+        return self.form_pairs if self.form_pairs is not None else list(form.items(multi=True))
 
 
 def _decoded(text: str) -> str:
