@@ -1,4 +1,5 @@
-"""The TwiML of each flow reply, rendered once per loaded line and then answered from memory.
+"""Answers kept in memory: each flow reply's TwiML, rendered once per loaded line, and each
+webhook's answer, decided once per minute.
 
 Building TwiML with twilio's VoiceResponse (an XML tree, then serialised) is most of a request's
 own work, and callers ask for the same few answers all evening. A `Reply` (with its Steps and
@@ -6,7 +7,15 @@ sentences) is a frozen, hashable value that says exactly what the caller hears, 
 document is kept under (reply, caller ID, URL builders, host: recordings' URLs name the host). The store belongs to one `Line` object:
 a reloaded line is a new object and starts an empty store, so no answer outlives the menu it
 was built from. Answers that change with the clock come from the flow as different Replies, so
-they are never confused either. The store is bounded; when full, the oldest answer goes.
+they are never confused either.
+
+A webhook's answer depends only on the line, the app's settings, what the request says (its path
+and query string, and its Digits, DialCallStatus and To parameters: all the web layer reads) and
+the clock, read to the minute (opening hours are in minutes). The same request in the same minute
+gets the same answer, so `ivr.web` keeps (reply, TwiML) under those; every caller who presses 3
+in the main menu asks the same thing. One store per app (its settings) and loaded line.
+
+Both stores are bounded; when full, the oldest answer goes.
 """
 from __future__ import annotations
 
@@ -28,9 +37,17 @@ class Answers:
         self.line = line
         self.max_answers = max_answers
         self._rendered: dict[tuple, str] = {}
+        self._decided: dict[tuple, tuple[Reply, str]] = {}
 
     def __len__(self) -> int:
         return len(self._rendered)
+
+    def decided(self, request_key: tuple) -> tuple[Reply, str] | None:
+        """The (reply, TwiML) kept for this request, if any."""
+        return self._decided.get(request_key)
+
+    def keep_decided(self, request_key: tuple, reply: Reply, body: str) -> None:
+        _bounded_set(self._decided, request_key, (reply, body), self.max_answers)
 
     def twiml(self, reply: Reply, url: Callable[[Step], str], caller_id: str | None,
               media_url: Callable | None = None, host: str = "") -> str:
@@ -42,27 +59,25 @@ class Answers:
         except TypeError:  # a reply holding something unhashable: still answered, just not kept
             return twiml.render(self.line, reply, url, caller_id, media_url)
         body = twiml.render(self.line, reply, url, caller_id, media_url)
-        if len(self._rendered) >= self.max_answers:
-            # Dicts keep insertion order: the oldest goes. Two threads may evict at once (a
-            # threaded server): whoever comes second finds it gone, which is fine.
-            try:
-                self._rendered.pop(next(iter(self._rendered)), None)
-            except (StopIteration, RuntimeError):
-                pass
-        self._rendered[key] = body
+        _bounded_set(self._rendered, key, body, self.max_answers)
         return body
 
 
-_current: Answers | None = None
+def _bounded_set(store: dict, key, value, max_items: int) -> None:
+    if len(store) >= max_items:
+        # Dicts keep insertion order: the oldest goes. Two threads may evict at once (a
+        # threaded server): whoever comes second finds it gone, which is fine.
+        try:
+            store.pop(next(iter(store)), None)
+        except (StopIteration, RuntimeError):
+            pass
+    store[key] = value
 
 
-def twiml_for(line: Line, reply: Reply, url: Callable[[Step], str], caller_id: str | None,
-              media_url: Callable | None = None, host: str = "") -> str:
-    """The TwiML of `reply` on `line`, as `twiml.render` would build it (`host`: the request's,
-    which recordings' absolute URLs depend on)."""
-    global _current
-    answers = _current
+def store_for(holder: dict, line: Line) -> Answers:
+    """The answers kept in `holder` (an app's extensions) for `line`; a new, empty store when the
+    line was reloaded since."""
+    answers = holder.get("ivr_answers")
     if answers is None or answers.line is not line:
-        # A new line (a reload, or another app in the same process): start afresh.
-        answers = _current = Answers(line)
-    return answers.twiml(reply, url, caller_id, media_url, host)
+        answers = holder["ivr_answers"] = Answers(line)
+    return answers

@@ -6,8 +6,10 @@ gets TwiML, never a 5xx: malformed state puts them back on a menu, an exception 
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import re
+from typing import Callable
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, g, request
@@ -85,22 +87,36 @@ def digits(form) -> str:
     return value if len(value) == 1 and value in KEYPAD else "?"
 
 
-def _answer(req, the_line, reply: flow.Reply, now) -> Response:
-    nxt = reply.next
-    caller_id = None
-    if isinstance(nxt, flow.Transfer):
-        caller_id = _caller_id(req)
-        if not nxt.show_caller_number and caller_id is None:
-            # Twilio would otherwise show the caller's own number to the helpline.
-            log.warning("transfer not attempted: no caller ID Twilio accepts (the line's own number is "
-                        "toll-free, or unknown); set IVR_TRANSFER_CALLER_ID")
-            language = the_line.language(nxt.then.language)
-            reply = flow.dialed(the_line, language, nxt.then.at, nxt.then.helpline, "failed", now)
-    g.ivr_reply = reply  # for ivr.observability: what the caller got, counted and logged
-    # The origin goes into the answer's key: recordings' URLs name it (request.root_url cost ~8 us).
+def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) -> Response:
+    """Answer with `decide(now)`'s reply, or with the answer an identical request got this minute.
+
+    The key holds everything the views and `_caller_id` read from a request (see ivr.answers):
+    a view that reads anything more must add it here."""
+    form = req.form
+    now = _now()
+    # The origin goes into the key: recordings' URLs name it (request.root_url cost ~8 us).
     origin = f"{req.scheme}://{req.host}{req.script_root}"
-    body = answers.twiml_for(the_line, reply, step_url, caller_id, media_url, origin)
-    return Response(body, mimetype="text/xml")
+    key = (req.path, req.query_string, form.get("Digits"), form.get("DialCallStatus"), form.get("To"), origin,
+           now.year, now.month, now.day, now.hour, now.minute)
+    store = answers.store_for(current_app.extensions, the_line)
+    kept = store.decided(key)
+    if kept is None:
+        reply = decide(now)
+        nxt = reply.next
+        caller_id = None
+        if isinstance(nxt, flow.Transfer):
+            caller_id = _caller_id(req)
+            if not nxt.show_caller_number and caller_id is None:
+                # Twilio would otherwise show the caller's own number to the helpline. Logged once
+                # a minute at most for each such request: the answer is kept.
+                log.warning("transfer not attempted: no caller ID Twilio accepts (the line's own number is "
+                            "toll-free, or unknown); set IVR_TRANSFER_CALLER_ID")
+                language = the_line.language(nxt.then.language)
+                reply = flow.dialed(the_line, language, nxt.then.at, nxt.then.helpline, "failed", now)
+        kept = reply, store.twiml(reply, step_url, caller_id, media_url, origin)
+        store.keep_decided(key, *kept)
+    g.ivr_reply = kept[0]  # for ivr.observability: what the caller got, counted and logged
+    return Response(kept[1], mimetype="text/xml")
 
 
 def _now():
@@ -160,41 +176,42 @@ def check_signature():
 
 @bp.route("/voice", methods=["POST"])
 def incoming():
-    req, the_line, now = request._get_current_object(), line(), _now()
+    req, the_line = request._get_current_object(), line()
     code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(req.form.get("To", "")) or "")
-    return _answer(req, the_line, flow.incoming(the_line, now, code), now)
+    return _answer(req, the_line, lambda now: flow.incoming(the_line, now, code))
 
 
 @bp.route("/voice/language", methods=["POST"])
 def language_choice():
-    req, the_line, now = request._get_current_object(), line(), _now()
-    return _answer(req, the_line, flow.language_choice(the_line, silences(req.args), now), now)
+    req, the_line = request._get_current_object(), line()
+    return _answer(req, the_line, lambda now: flow.language_choice(the_line, silences(req.args), now))
 
 
 @bp.route("/voice/language/key", methods=["POST"])
 def language_key():
-    req, the_line, now = request._get_current_object(), line(), _now()
-    reply = flow.language_key(the_line, digits(req.form), silences(req.args), now)
-    return _answer(req, the_line, reply, now)
+    req, the_line = request._get_current_object(), line()
+    return _answer(req, the_line, lambda now: flow.language_key(the_line, digits(req.form), silences(req.args), now))
 
 
 @bp.route("/voice/<code>/<any(node, key, dialed):action>", methods=["POST"])
 def step(code: str, action: str):
-    req, the_line, now = request._get_current_object(), line(), _now()
+    req, the_line = request._get_current_object(), line()
+    return _answer(req, the_line, lambda now: _step(req, the_line, code, action, now))
+
+
+def _step(req, the_line, code: str, action: str, now) -> flow.Reply:
     args = req.args
     language = the_line.language(code)
     if language is None:
-        return _answer(req, the_line, flow.language_choice(the_line, 0, now), now)
+        return flow.language_choice(the_line, 0, now)
     at = at_keys(args)
     if at is None or ("id" in args and args["id"] != language.node_id(at)):
-        return _answer(req, the_line, flow.menu_changed(the_line, language, now), now)
+        return flow.menu_changed(the_line, language, now)
     if action == "node":
-        reply = flow.node(the_line, language, at, silences(args), now)
-    elif action == "key":
-        reply = flow.key(the_line, language, at, silences(args), digits(req.form), now)
-    else:
-        reply = flow.dialed(the_line, language, at, args.get("line"), req.form.get("DialCallStatus", ""), now)
-    return _answer(req, the_line, reply, now)
+        return flow.node(the_line, language, at, silences(args), now)
+    if action == "key":
+        return flow.key(the_line, language, at, silences(args), digits(req.form), now)
+    return flow.dialed(the_line, language, at, args.get("line"), req.form.get("DialCallStatus", ""), now)
 
 
 @bp.errorhandler(Exception)

@@ -2,12 +2,13 @@
 as a fresh render, and never an old menu's words after the line is reloaded."""
 import datetime
 
-from ivr import answers, twiml
+from ivr import create_app, twiml
 from ivr.model import BRUSSELS
+from ivr.phone import FlaskTransport, call
 from ivr.answers import Answers
 from ivr.load import load
 from ivr.web import step_url
-from conftest import walk
+from conftest import PUBLIC_URL, TOKEN, walk
 
 
 def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, menu_copy):
@@ -33,7 +34,7 @@ def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, men
     assert "nouvelle version" not in before and "nouvelle version" in heard_on_that_page()
 
     # Every answer now in memory is what twiml.render builds from the reloaded line.
-    kept = answers._current
+    kept = app.extensions["ivr_answers"]
     assert kept.line is holder.line and len(kept) > 0
     for (reply, caller_id, url, media_url, _host), body in kept._rendered.items():
         assert body == twiml.render(holder.line, reply, url, caller_id, media_url)
@@ -81,3 +82,57 @@ def test_threads_evicting_at_once_never_fail(line):
     for t in threads:
         t.join()
     assert errors == [] and len(store) <= 2 + 8  # at most one extra per racing thread
+
+
+class Recorder(FlaskTransport):
+    """Delivers each request like FlaskTransport and keeps it, to send again."""
+
+    def __init__(self, client):
+        super().__init__(client)
+        self.sent = []
+
+    def post(self, url, params, headers):
+        self.sent.append((url, dict(params), dict(headers)))
+        return super().post(url, params, headers)
+
+
+def test_an_answer_kept_for_a_request_is_the_answer_decided_with_nothing_kept(app, client, line):
+    """Every page of both languages, a wrong key and a silence on each, every transfer with each
+    outcome; then each request again, answered from memory, and once more with memory emptied."""
+    transport = Recorder(client)
+    for code, language_key in (("fr", "1"), ("nl", "2")):
+        language = line.language(code)
+        for path, page in walk(language):
+            keys = language_key + "".join(path)
+            call(transport, PUBLIC_URL, TOKEN).press(keys).press("7").silence()
+            for transfer_key, _ in page.transfers():
+                for status in ("busy", "no-answer", "completed"):
+                    call(transport, PUBLIC_URL, TOKEN).press(keys + transfer_key).dial_outcome(status)
+    assert len(transport.sent) > 150
+    kept = app.extensions["ivr_answers"]
+    assert len(kept._decided) > 40  # distinct requests: the same ones came back from memory
+    for url, params, headers in transport.sent:
+        from_memory = FlaskTransport.post(transport, url, params, headers)
+        app.extensions.pop("ivr_answers")
+        decided_now = FlaskTransport.post(transport, url, params, headers)
+        assert from_memory == decided_now and from_memory[0] == 200, url
+
+
+def test_an_answer_kept_in_one_minute_is_decided_again_the_next(menu_copy):
+    """Opening hours turn on the minute: at 22:29 a line about to open is closed, at 22:30 it is open,
+    whatever the line answered the same request a minute before."""
+    menu_copy.replace('      number: "0800 98 100"', '      opening_hours:\n        monday-friday: "22:30-02:00"\n'
+                      '      number: "0800 98 100"')
+    clock = [datetime.datetime(2026, 11, 27, 22, 29, 30, tzinfo=BRUSSELS)]
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: clock[0],
+                      "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
+                      "PROMPTS": str(menu_copy.prompts)})
+    fr = app.extensions["ivr"].line.language("fr")
+    path = next(p for p, page in walk(fr) if "sos-viol" in [h.id for h in page.helplines])
+    transport = FlaskTransport(app.test_client())
+    heard = []
+    for when in ((22, 29, 30), (22, 29, 59), (22, 30, 0)):
+        clock[0] = clock[0].replace(hour=when[0], minute=when[1], second=when[2])
+        heard.append(call(transport, PUBLIC_URL, TOKEN).press("1" + "".join(path)).said)
+    assert heard[0] == heard[1] and "La ligne est fermée en ce moment." in heard[0]
+    assert "La ligne est ouverte en ce moment." in heard[2]
