@@ -54,11 +54,20 @@ def write_webhook_line(fields: dict) -> None:
     accounting. Every value is a closed word (step, outcome, language code, key), a number, or the
     call id, a hexadecimal hash: nothing a request chooses, so there is nothing to redact (and the
     redactor took call ids with 8 digits in a row for phone numbers)."""
+    global _second
     now = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    second = int(now)
+    if _second[0] != second:  # the date and time change once a second: format them then
+        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    fields = {"time": f"{_second[1]}.{int(now * 1000) % 1000:03d}Z", **fields}
     out = sys.stdout
-    out.write(json.dumps({"time": stamp, **fields}, ensure_ascii=False, separators=(",", ":")) + "\n")
+    out.write(_json(fields) + "\n")
     out.flush()
+
+
+_second = (-1, "")
+# json.dumps builds a new encoder on every call that passes options; one is enough.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class _Std(logging.StreamHandler):
