@@ -148,7 +148,9 @@ def _url_as_requested(req) -> str:
 @bp.before_request
 def check_signature():
     req = request._get_current_object()
-    # Read the body first, whatever the route or mode: one over MAX_CONTENT_LENGTH is refused with 413.
+    # Read the body first, whatever the route or mode: one over MAX_CONTENT_LENGTH is refused with
+    # 413. A form body is read by parsing it (ivr.webhook_request), and get_data then finds it kept.
+    form = req.form
     req.get_data(cache=True)
     config = current_app.config
     if config.get("ALLOW_UNSIGNED"):
@@ -161,7 +163,7 @@ def check_signature():
     pairs = req.parameters()
     # Twilio never repeats a parameter; the signature covers a repeated one's values in any order,
     # so a captured request could be replayed with them swapped. Refuse them.
-    signed = len(pairs) == len(req.form)
+    signed = len(pairs) == len(form)
     if signed:
         try:
             signed = is_from_twilio(config["TWILIO_AUTH_TOKEN"], _url_as_requested(req), dict(pairs), signature)

@@ -26,6 +26,8 @@ def both(body, content_type="application/x-www-form-urlencoded", **environ_chang
 @pytest.mark.parametrize("body", [
     urllib.parse.urlencode(dict(twilio_params(), Digits="#", FromCity="LIÈGE", CallerName="A B")),
     "Digits=%2A&To=%2B3280099990&Empty=&Empty=&Bare&Plus=a+b&&Pct=100%25",
+    "Digits=1&CallerName=Tom+%26+Jerry&Q=a%3Db&q=a%3db&Pct=%2526&Amp=%26%3D",  # escaped separators
+    "CallerName=%C3%89lodie+%E2%82%AC&Bad=%ZZ%C3&Raw=Élodie",  # accents, a broken escape, raw UTF-8
     "",
 ])
 def test_the_form_is_read_as_werkzeug_reads_it(body):
@@ -50,3 +52,13 @@ def test_other_bodies_still_go_to_werkzeug():
 def test_a_body_over_the_limit_is_refused_not_crashed_on(client):
     response = client.post("/voice", data={"Digits": "1" * 40_000}, base_url=PUBLIC_URL)
     assert response.status_code == 413
+
+
+def test_any_body_is_read_as_werkzeug_reads_it():
+    import random
+    rng = random.Random(7)
+    alphabet = ["a", "Z", "0", "+", "%", "%2B", "%26", "%3D", "%3d", "%25", "%C3%A9", "é", "=", "&", " ", "%Z"]
+    for _ in range(500):
+        body = "".join(rng.choices(alphabet, k=rng.randint(0, 30)))
+        theirs, ours = both(body)
+        assert list(ours.lists()) == list(theirs.lists()), body
