@@ -67,7 +67,7 @@ def _record(response: Response) -> Response:
     if req.blueprint in ("observability", "media"):  # not webhooks: health, scrapes, audio files
         return response
     try:
-        _count_and_log(req, g._get_current_object(), response)
+        _count_and_log(current_app._get_current_object(), req, g._get_current_object(), response)
     except Exception:  # counting must never cost the caller their answer
         log.exception("could not record a webhook at %s", req.path)
     return response
@@ -80,7 +80,7 @@ def step_name(req) -> str:
     return STEPS.get(endpoint, "unknown")
 
 
-def _count_and_log(req, store, response: Response) -> None:
+def _count_and_log(app: Flask, req, store, response: Response) -> None:
     seconds = time.perf_counter() - store.get("ivr_started", time.perf_counter())
     step = step_name(req)
     status = response.status_code
@@ -97,15 +97,15 @@ def _count_and_log(req, store, response: Response) -> None:
         metrics.count(metrics.TECHNICAL_PROBLEMS, step)
     reply = store.get("ivr_reply")
     if ok and reply is not None:
-        language, counted = _count(req, web.line(), step, key, reply)
+        language, counted = _count(req, store.get("ivr_line") or web.line(), step, key, reply)
         outcome = outcome or counted
     elif not ok:
         outcome = "refused"
     metrics.count(metrics.WEBHOOKS, step, str(status))
     metrics.observe(metrics.LATENCY, seconds, step)
-    if current_app.config["WEBHOOK_LOG"]:
+    if app.config["WEBHOOK_LOG"]:
         logs.write_webhook_line({
-            "call": logs.call_id(current_app.extensions["ivr_call_id_key"], form.get("CallSid", "")),
+            "call": logs.call_id(app.extensions["ivr_call_id_key"], form.get("CallSid", "")),
             "step": step, "language": language.code if language else None, "key": key,
             "outcome": outcome, "status": status, "ms": round(seconds * 1000, 1)})
 

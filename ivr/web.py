@@ -93,12 +93,13 @@ def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) ->
     The key holds everything the views and `_caller_id` read from a request (see ivr.answers):
     a view that reads anything more must add it here."""
     form = req.form
-    now = _now()
+    app = current_app._get_current_object()
+    now = app.config["CLOCK"]()
     # The origin goes into the key: recordings' URLs name it (request.root_url cost ~8 us).
     origin = f"{req.scheme}://{req.host}{req.script_root}"
     key = (req.path, req.query_string, form.get("Digits"), form.get("DialCallStatus"), form.get("To"), origin,
            now.year, now.month, now.day, now.hour, now.minute)
-    store = answers.store_for(current_app.extensions, the_line)
+    store = answers.store_for(app.extensions, the_line)
     kept = store.decided(key)
     if kept is None:
         reply = decide(now)
@@ -117,10 +118,6 @@ def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) ->
         store.keep_decided(key, *kept)
     g.ivr_reply = kept[0]  # for ivr.observability: what the caller got, counted and logged
     return Response(kept[1], mimetype="text/xml")
-
-
-def _now():
-    return current_app.config["CLOCK"]()
 
 
 def _caller_id(req) -> str | None:
