@@ -76,6 +76,16 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def parse(text: str, name: str) -> Located:
     try:
+        data, places = _read_events(text, name)
+    except (_NotPlain, yaml.YAMLError, YamlFileError, RecursionError):
+        # Anything unusual, and every mistake, is read again the reference way (the whole tree of
+        # nodes first), which reports the same error, at the same place, as it always did.
+        return _parse_composed(text, name)
+    return Located(name, data, places)
+
+
+def _parse_composed(text: str, name: str) -> Located:
+    try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -95,6 +105,72 @@ def parse(text: str, name: str) -> Located:
         _constructor.constructed_objects.clear()
         _constructor.recursive_objects.clear()
     return Located(name, data, places)
+
+
+class _NotPlain(Exception):
+    """Something the streamed reading leaves to the composed one: anchors and aliases, several
+    documents, a tag it does not know, or any mistake (which the composed reading reports)."""
+
+
+# What a plain scalar can be, built straight from its text, with no memory of it kept.
+_SCALARS = {tag: yaml.SafeLoader.yaml_constructors[tag] for tag in (
+    "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:str")}
+
+
+def _read_events(text: str, name: str) -> tuple:
+    """The same data and places as `_parse_composed`, built from the parser's events as they
+    come: no tree of nodes (with two marks each) for the whole file is ever held, so reading a
+    large menu needs a fraction of the memory, and leaves less of it behind."""
+    loader = _LOADER(text)
+    places: dict[tuple, Place] = {}
+    try:
+        loader.get_event()  # the start of the stream
+        if loader.check_event(yaml.StreamEndEvent):
+            return None, places
+        loader.get_event()  # the start of the document
+        data = _from_events(loader, (), name, places)
+        loader.get_event()  # the end of the document
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise _NotPlain  # a second document
+        return data, places
+    finally:
+        loader.dispose()
+
+
+def _from_events(loader, path, name, places):
+    event = loader.get_event()
+    if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+        raise _NotPlain
+    mark = event.start_mark
+    places[path] = Place(name, mark.line + 1, mark.column + 1)
+    if isinstance(event, yaml.MappingStartEvent):
+        out = {}
+        key_path = path + ("<key>",)
+        while not loader.check_event(yaml.MappingEndEvent):
+            key = _from_events(loader, key_path, name, places)
+            if isinstance(key, (dict, list)) or key in out:
+                raise _NotPlain
+            key_place = places[key_path]
+            out[key] = _from_events(loader, path + (key,), name, places)
+            places[path + (key,)] = key_place
+        loader.get_event()
+        places.pop(key_path, None)
+        return out
+    if isinstance(event, yaml.SequenceStartEvent):
+        out = []
+        while not loader.check_event(yaml.SequenceEndEvent):
+            out.append(_from_events(loader, path + (len(out),), name, places))
+        loader.get_event()
+        return out
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    construct = _SCALARS.get(tag)
+    if construct is None:
+        raise _NotPlain
+    return construct(_constructor, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
 
 
 def _place(node, name) -> Place:
