@@ -5,6 +5,7 @@ a column, so we keep PyYAML's marks instead of throwing them away.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +163,8 @@ def _from_events(loader, path, places):
             key = _from_events(loader, key_path, places)
             if isinstance(key, (dict, list)) or key in out:
                 raise _NotPlain
+            if type(key) is str:
+                key = sys.intern(key)  # "name", "about"...: one string for every helpline
             key_place = places[key_path]
             out[key] = _from_events(loader, path + (key,), places)
             places[path + (key,)] = key_place
