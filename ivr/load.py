@@ -379,6 +379,7 @@ def _reach(check: _Checker, doc: Located, code: str, menus: dict, helplines: dic
                 visit(option.menu, level + 1, trail + (option.menu,))
 
     visit(main, 1, (main,))
+    del visit  # it refers to itself: kept, it would keep the whole load (data, places) until a gc
     for mid in menus:
         if mid not in reached_menus:
             check.warning(doc.place(code, "menus", mid), f"no caller can reach menu '{mid}': no option of another menu leads to it")
