@@ -164,3 +164,51 @@ def test_the_shipped_and_the_big_menus_read_as_the_whole_yaml_tree_reads_them(tm
         text = path.read_text(encoding="utf-8")
         streamed, composed = yamlfile.parse(text, str(path)), yamlfile._parse_composed(text, str(path))
         assert (streamed.data, streamed._places) == (composed.data, composed._places), path
+
+
+@pytest.fixture
+def fork_counted(monkeypatch):
+    """load_apart forks only when no other thread runs; earlier tests leave reload threads."""
+    import os
+    import threading
+    forks = []
+    real_fork = os.fork
+
+    def fork():
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "fork", fork)
+    return forks
+
+
+def test_a_menu_loaded_in_a_child_process_is_the_same_line(menu_copy, fork_counted):
+    from ivr.load import load_apart
+    assert load_apart(menu_copy.menus, menu_copy.prompts) == load(menu_copy.menus, menu_copy.prompts)
+    assert fork_counted == [1]
+
+
+def test_a_broken_menu_loaded_in_a_child_process_is_refused_with_every_problem(menu_copy, fork_counted):
+    from ivr.load import load_apart
+    menu_copy.replace("menu: soutien", "menu: nowhere")
+    menu_copy.replace('number: "0800 98 100"', 'number: "0800 98 10"')
+    with pytest.raises(MenuError) as in_child:
+        load_apart(menu_copy.menus, menu_copy.prompts)
+    assert fork_counted == [1]
+    with pytest.raises(MenuError) as here:
+        load(menu_copy.menus, menu_copy.prompts)
+    assert in_child.value.problems == here.value.problems
+    assert len([p for p in here.value.problems if p.severity == "error"]) == 2
+
+
+def test_a_child_process_that_fails_leaves_the_load_and_its_error_to_this_one(menu_copy, fork_counted, monkeypatch):
+    import ivr.load as module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the checks")
+
+    monkeypatch.setattr(module, "inspect", broken)
+    with pytest.raises(RuntimeError, match="a bug in the checks"):
+        module.load_apart(menu_copy.menus, menu_copy.prompts)
+    assert fork_counted == [1]
