@@ -134,7 +134,7 @@ def load_apart(menus_path: str | Path, prompts_dir: str | Path | None = None) ->
     to the system (it frees an arena of 1 MB only once all of it is free, and the model is
     spread over all of them); a gunicorn master that loads the menu before forking its workers
     passes them all on. The child does the reading and checking and sends back only the checked
-    model, which is rebuilt here in one compact piece: for the big menu, 2.6 MB less in every
+    model, which is rebuilt here in one compact piece: for the big menu, 2.4 MB less in every
     worker. Same result and same errors as `load`, which is what runs where this cannot be done:
     where there is no fork(), or another thread is running (forking then is unsafe).
     """
