@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .live import LiveLine
-from .load import MenuError, load
+from .load import MenuError, load_apart
 from .model import BRUSSELS
 from .numbers import to_e164
 from .webhook_request import WebhookRequest
@@ -53,7 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     _check_config(app)
 
     try:
-        line = load(app.config["MENUS"], app.config["PROMPTS"])
+        # In a child process: this one (a gunicorn master) keeps only the model for its workers.
+        line = load_apart(app.config["MENUS"], app.config["PROMPTS"])
     except MenuError as e:
         raise ConfigError(str(e)) from None
     for number, code in app.config["LANGUAGE_BY_NUMBER"].items():

@@ -63,13 +63,13 @@ RECORDABLE_PROMPTS = frozenset({
 AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}  # what Twilio's <Play> accepts and we serve
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recording:
     file: str  # the file name under prompts/<language>/
     version: str  # a hash of its content, so caches fetch a replaced file again
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Keys:
     """Keys that do the same thing on every menu of every language."""
     repeat: str
@@ -91,7 +91,7 @@ class Keys:
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpeningHours:
     """When a helpline answers, in Brussels time. A range may run past midnight (22:00-02:00);
     a closed date closes that whole calendar day: the end of the night before, and the night
@@ -118,7 +118,7 @@ class OpeningHours:
         return False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Helpline:
     id: str
     name: str
@@ -140,7 +140,7 @@ class Helpline:
         return None if self.opening_hours is None else self.opening_hours.is_open(now)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Option:
     key: str
     say: str  # the description said before the key: "pour les violences dans le couple"
@@ -148,7 +148,7 @@ class Option:
     helplines: tuple[str, ...]  # ...or reads these helplines, one after the other
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Menu:
     id: str
     intro: str | None
@@ -161,7 +161,7 @@ class Menu:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Page:
     """What a caller hears after choosing an option that lists helplines."""
     option: Option
@@ -173,7 +173,7 @@ class Page:
         return tuple((str(i), h) for i, h in enumerate(lines, start=1))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Language:
     code: str  # "fr"
     key: str  # the key that picks it at the start of a call
@@ -243,7 +243,7 @@ class Language:
         return node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     languages: tuple[Language, ...]  # in the order the language choice says them
     default_language: str

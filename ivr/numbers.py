@@ -20,7 +20,7 @@ SHORT = "short"  # 103, 1712, 116 000...: hang up and dial
 FULL = "full"  # 0800 30 030, 02 226 88 88: may be transferred to
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PhoneNumber:
     written: str  # as an operator wrote it and as Belgians read it: "0800 30 030"
     kind: str  # EMERGENCY, SHORT or FULL

@@ -5,6 +5,7 @@ a column, so we keep PyYAML's marks instead of throwing them away.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,11 @@ class Problem:
 class Located:
     """The data of one YAML file plus the place of every mapping key and value in it."""
 
-    def __init__(self, file: str, data, places: dict[tuple, Place]):
+    def __init__(self, file: str, data, places: dict[tuple, int]):
         self.file = file
         self.data = data
+        # Line and column, 0-based, packed in one int (see _at), made a Place when asked for:
+        # a menu has a place for every value, and an int takes 32 bytes where a Place takes 136.
         self._places = places
 
     def place(self, *path) -> Place:
@@ -44,9 +47,18 @@ class Located:
         path = tuple(path)
         while path:
             if path in self._places:
-                return self._places[path]
+                return self._where(self._places[path])
             path = path[:-1]
-        return self._places.get((), Place(self.file, 1, 1))
+        if () in self._places:
+            return self._where(self._places[()])
+        return Place(self.file, 1, 1)
+
+    def _where(self, at: int) -> Place:
+        return Place(self.file, (at >> 32) + 1, (at & 0xFFFFFFFF) + 1)
+
+
+def _at(mark) -> int:
+    return mark.line << 32 | mark.column
 
 
 class YamlFileError(Exception):
@@ -76,6 +88,16 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def parse(text: str, name: str) -> Located:
     try:
+        data, places = _read_events(text)
+    except (_NotPlain, yaml.YAMLError, YamlFileError, RecursionError):
+        # Anything unusual, and every mistake, is read again the reference way (the whole tree of
+        # nodes first), which reports the same error, at the same place, as it always did.
+        return _parse_composed(text, name)
+    return Located(name, data, places)
+
+
+def _parse_composed(text: str, name: str) -> Located:
+    try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -84,7 +106,7 @@ def parse(text: str, name: str) -> Located:
         raise YamlFileError(Problem(place, f"YAML syntax: {what}")) from None
     except yaml.YAMLError as e:
         raise YamlFileError(Problem(Place(name, 1, 1), f"YAML syntax: {e}")) from None
-    places: dict[tuple, Place] = {}
+    places: dict[tuple, int] = {}
     if node is None:
         return Located(name, None, places)
     try:
@@ -97,6 +119,73 @@ def parse(text: str, name: str) -> Located:
     return Located(name, data, places)
 
 
+class _NotPlain(Exception):
+    """Something the streamed reading leaves to the composed one: anchors and aliases, several
+    documents, a tag it does not know, or any mistake (which the composed reading reports)."""
+
+
+# What a plain scalar can be, built straight from its text, with no memory of it kept.
+_SCALARS = {tag: yaml.SafeLoader.yaml_constructors[tag] for tag in (
+    "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:str")}
+
+
+def _read_events(text: str) -> tuple:
+    """The same data and places as `_parse_composed`, built from the parser's events as they
+    come: no tree of nodes (with two marks each) for the whole file is ever held, so reading a
+    large menu needs a fraction of the memory, and leaves less of it behind."""
+    loader = _LOADER(text)
+    places: dict[tuple, int] = {}
+    try:
+        loader.get_event()  # the start of the stream
+        if loader.check_event(yaml.StreamEndEvent):
+            return None, places
+        loader.get_event()  # the start of the document
+        data = _from_events(loader, (), places)
+        loader.get_event()  # the end of the document
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise _NotPlain  # a second document
+        return data, places
+    finally:
+        loader.dispose()
+
+
+def _from_events(loader, path, places):
+    event = loader.get_event()
+    if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+        raise _NotPlain
+    places[path] = _at(event.start_mark)
+    if isinstance(event, yaml.MappingStartEvent):
+        out = {}
+        key_path = path + ("<key>",)
+        while not loader.check_event(yaml.MappingEndEvent):
+            key = _from_events(loader, key_path, places)
+            if isinstance(key, (dict, list)) or key in out:
+                raise _NotPlain
+            if type(key) is str:
+                key = sys.intern(key)  # "name", "about"...: one string for every helpline
+            key_place = places[key_path]
+            out[key] = _from_events(loader, path + (key,), places)
+            places[path + (key,)] = key_place
+        loader.get_event()
+        places.pop(key_path, None)
+        return out
+    if isinstance(event, yaml.SequenceStartEvent):
+        out = []
+        while not loader.check_event(yaml.SequenceEndEvent):
+            out.append(_from_events(loader, path + (len(out),), places))
+        loader.get_event()
+        return out
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    construct = _SCALARS.get(tag)
+    if construct is None:
+        raise _NotPlain
+    return construct(_constructor, yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+
+
 def _place(node, name) -> Place:
     return Place(name, node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -105,7 +194,7 @@ _constructor = yaml.SafeLoader("")
 
 
 def _build(node, path, name, places):
-    places[path] = _place(node, name)
+    places[path] = _at(node.start_mark)
     if isinstance(node, yaml.MappingNode):
         out = {}
         for key_node, value_node in node.value:
@@ -118,7 +207,7 @@ def _build(node, path, name, places):
                 )
             out[key] = _build(value_node, path + (key,), name, places)
             # The key's own line is the most useful place to point at for its value too.
-            places[path + (key,)] = _place(key_node, name)
+            places[path + (key,)] = _at(key_node.start_mark)
         places.pop(path + ("<key>",), None)
         return out
     if isinstance(node, yaml.SequenceNode):

@@ -130,3 +130,85 @@ def test_names_that_cannot_travel_in_a_url_are_refused(menu_copy, old, new, mess
 def test_a_language_code_must_be_two_or_three_small_letters(menu_copy, code):
     menu_copy.replace("languages: [fr, nl]", f"languages: [fr, nl, {code}]")
     assert any(f"'{code}' is not a language code" in p for p in problems_of(menu_copy))
+
+
+YAML_CASES = [
+    "", "# only a comment\n", "---\n", "a: 1\nb: [x, {c: 2025-01-02}]\n'1': yes\n1: no\n",
+    "a: &x {b: 1}\nc: *x\n",  # anchors and aliases
+    "a: !!str 12\nb: !!binary aGk=\nc: !!set {x}\nd: ~\n",  # explicit tags
+    "a: 1\n---\nb: 2\n",  # two documents
+    "a: 1\na: 2\n", "? [a]\n: 1\n", "a: !nope x\n", "a: [1, 2\n",  # mistakes
+]
+
+
+@pytest.mark.parametrize("text", YAML_CASES)
+def test_menu_files_read_as_the_whole_yaml_tree_reads_them(text):
+    # Menu files are read from the parser's events as they come (ivr/yamlfile.py); every value
+    # and every place a problem can point at is the one the reference reading finds.
+    from ivr import yamlfile
+
+    def read(how):
+        try:
+            doc = how(text, "menus.yaml")
+        except yamlfile.YamlFileError as e:
+            return str(e)
+        return doc.data, doc._places
+
+    assert read(yamlfile.parse) == read(yamlfile._parse_composed)
+
+
+def test_the_shipped_and_the_big_menus_read_as_the_whole_yaml_tree_reads_them(tmp_path):
+    from ivr import MENUS_FILE, PROMPTS_DIR, yamlfile
+    from ivr.bigmenu import write_big_menu
+    for path in [MENUS_FILE, *sorted(PROMPTS_DIR.glob("*.yaml")), write_big_menu(tmp_path)]:
+        text = path.read_text(encoding="utf-8")
+        streamed, composed = yamlfile.parse(text, str(path)), yamlfile._parse_composed(text, str(path))
+        assert (streamed.data, streamed._places) == (composed.data, composed._places), path
+
+
+@pytest.fixture
+def fork_counted(monkeypatch):
+    """load_apart forks only when no other thread runs; earlier tests leave reload threads."""
+    import os
+    import threading
+    forks = []
+    real_fork = os.fork
+
+    def fork():
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "fork", fork)
+    return forks
+
+
+def test_a_menu_loaded_in_a_child_process_is_the_same_line(menu_copy, fork_counted):
+    from ivr.load import load_apart
+    assert load_apart(menu_copy.menus, menu_copy.prompts) == load(menu_copy.menus, menu_copy.prompts)
+    assert fork_counted == [1]
+
+
+def test_a_broken_menu_loaded_in_a_child_process_is_refused_with_every_problem(menu_copy, fork_counted):
+    from ivr.load import load_apart
+    menu_copy.replace("menu: soutien", "menu: nowhere")
+    menu_copy.replace('number: "0800 98 100"', 'number: "0800 98 10"')
+    with pytest.raises(MenuError) as in_child:
+        load_apart(menu_copy.menus, menu_copy.prompts)
+    assert fork_counted == [1]
+    with pytest.raises(MenuError) as here:
+        load(menu_copy.menus, menu_copy.prompts)
+    assert in_child.value.problems == here.value.problems
+    assert len([p for p in here.value.problems if p.severity == "error"]) == 2
+
+
+def test_a_child_process_that_fails_leaves_the_load_and_its_error_to_this_one(menu_copy, fork_counted, monkeypatch):
+    import ivr.load as module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the checks")
+
+    monkeypatch.setattr(module, "inspect", broken)
+    with pytest.raises(RuntimeError, match="a bug in the checks"):
+        module.load_apart(menu_copy.menus, menu_copy.prompts)
+    assert fork_counted == [1]
