@@ -12,6 +12,7 @@ import datetime
 import logging
 import os
 import threading
+import weakref
 from pathlib import Path
 
 from .load import inspect
@@ -29,8 +30,10 @@ class LiveLine:
         self.interval = interval
         self.refused: list = []  # the errors of the last edit that was refused, until a good one
         self._seen = self._signature()
-        self._watcher_pid: int | None = None
+        self._watching = False
         self._lock = threading.Lock()
+        me = weakref.ref(self)  # the fork hook must not keep a replaced app's menus alive
+        os.register_at_fork(after_in_child=lambda: me() and me()._forked())
 
     def _signature(self) -> tuple:
         """What changes when an operator saves a file: names, sizes and modification times."""
@@ -68,12 +71,21 @@ class LiveLine:
             return True
 
     def watch(self) -> None:
-        """Start this process's watcher once (gunicorn forks workers after loading the app)."""
-        if self.interval <= 0 or self._watcher_pid == os.getpid():
+        """Start this process's watcher once (gunicorn forks workers after loading the app).
+        Called before every request: a flag, not os.getpid() (a system call each time)."""
+        if self._watching or self.interval <= 0:
             return
-        self._watcher_pid = os.getpid()
+        with self._lock:
+            if self._watching:
+                return
+            self._watching = True
         thread = threading.Thread(target=self._loop, name="menu-reload", daemon=True)
         thread.start()
+
+    def _forked(self) -> None:
+        # Threads do not survive a fork: a new worker starts its own watcher.
+        self._watching = False
+        self._lock = threading.Lock()
 
     def _loop(self) -> None:
         stop = threading.Event()

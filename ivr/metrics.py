@@ -7,7 +7,11 @@ values to files there, and /metrics adds up all workers, dead ones included.
 """
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import threading
+import time
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest)
@@ -33,6 +37,7 @@ DIAL_STATUSES = {"completed", "answered", "busy", "no-answer", "failed", "cancel
 
 def exposition() -> tuple[bytes, str]:
     """The text /metrics serves: this process's values, or every worker's under gunicorn."""
+    flush()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -40,20 +45,73 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-# prometheus_client's labels() checks and converts its arguments and takes a lock on every call;
-# the values here come from closed sets, so each metric's children are looked up once and kept.
-_children: dict[tuple, object] = {}
+# Counting on the request path. prometheus_client's labels() checks its arguments and takes a
+# lock; under gunicorn each inc() then takes another lock, asks the system for the process id and
+# writes the worker's metrics file. A webhook made about five of them. Instead, a webhook adds its
+# counts to `_pending` (a dict update), and this worker's flusher thread adds them to the shared
+# values once a second; /metrics flushes its own worker first, and so does a worker that exits.
+# So other workers' counts may show up to a second late, and a worker killed outright (SIGKILL)
+# loses at most its last second of counts. Latency stays a direct Histogram observation.
+FLUSH_SECONDS = 1.0
+
+_children: dict[tuple, object] = {}  # (metric, labels) -> prometheus child, looked up once
+_pending: dict[tuple, int] = {}  # (metric, labels) -> increments not yet added
+_lock = threading.Lock()
+_flusher_started = False
 
 
 def count(metric, *labels: str) -> None:
-    child = _children.get((metric, labels))
-    if child is None:
-        child = _children[(metric, labels)] = metric.labels(*labels)
-    child.inc()
+    key = (metric, labels)
+    with _lock:
+        _pending[key] = _pending.get(key, 0) + 1
+    if not _flusher_started:
+        _start_flusher()
 
 
 def observe(metric, value: float, *labels: str) -> None:
+    _child(metric, labels).observe(value)
+
+
+def flush() -> None:
+    """Add every pending count of this process to the Prometheus values."""
+    global _pending
+    with _lock:
+        pending, _pending = _pending, {}
+    for (metric, labels), amount in pending.items():
+        _child(metric, labels).inc(amount)
+
+
+def _child(metric, labels: tuple):
     child = _children.get((metric, labels))
     if child is None:
         child = _children[(metric, labels)] = metric.labels(*labels)
-    child.observe(value)
+    return child
+
+
+def _start_flusher() -> None:
+    global _flusher_started
+    with _lock:
+        if _flusher_started:
+            return
+        _flusher_started = True
+    threading.Thread(target=_flush_forever, name="metrics-flush", daemon=True).start()
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        try:
+            flush()
+        except Exception:  # a flusher that dies would silently stop the metrics
+            logging.getLogger(__name__).exception("could not add the pending counts to the metrics")
+
+
+def _after_fork() -> None:
+    # gunicorn forks its workers from the master: a child has no flusher thread (threads do not
+    # survive a fork) and must not add its parent's pending counts a second time.
+    global _pending, _lock, _flusher_started
+    _pending, _lock, _flusher_started = {}, threading.Lock(), False
+
+
+os.register_at_fork(after_in_child=_after_fork)
+atexit.register(flush)  # a worker that stops normally (gunicorn restarts, deploys) keeps its counts
