@@ -17,6 +17,7 @@ normalises it away. Either way only a holder of the auth token can sign.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 
@@ -36,12 +37,25 @@ def is_from_twilio(auth_token: str, url: str, params, signature: str) -> bool:
 
 
 def _signature(auth_token: str, url: str, params) -> bytes:
-    parts = [url]
-    lists = params.lists() if hasattr(params, "lists") else ((name, [value]) for name, value in params.items())
-    for name, values in sorted(lists):
-        if len(values) == 1:
-            parts.append(name + values[0])
-        else:  # a parameter sent more than once: its distinct values, sorted, as twilio does
-            parts.extend(name + value for value in sorted(set(values)))
-    digest = hmac.new(auth_token.encode(), "".join(parts).encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest)
+    if type(params) is dict:  # one value per name: what ivr.web passes
+        data = url + "".join([name + value for name, value in sorted(params.items())])
+    else:
+        parts = [url]
+        lists = params.lists() if hasattr(params, "lists") else ((name, [value]) for name, value in params.items())
+        for name, values in sorted(lists):
+            if len(values) == 1:
+                parts.append(name + values[0])
+            else:  # a parameter sent more than once: its distinct values, sorted, as twilio does
+                parts.extend(name + value for value in sorted(set(values)))
+        data = "".join(parts)
+    mac = _keyed(auth_token).copy()
+    mac.update(data.encode())
+    return base64.b64encode(mac.digest())
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(auth_token: str) -> hmac.HMAC:
+    """HMAC-SHA1 keyed with the auth token, copied for each request. Given a hash constructor
+    rather than a name, hmac keeps the two keyed SHA-1 states itself, and a copy of them skips
+    setting up OpenSSL's HMAC again (about a third of the signature's cost on a 1.5 KB body)."""
+    return hmac.new(auth_token.encode(), digestmod=lambda data=b"": hashlib.sha1(data))
