@@ -30,6 +30,18 @@ from .model import Line
 MAX_ANSWERS = 4000
 
 
+class Decided:
+    """One webhook's answer, kept for every identical request: the flow's reply, its TwiML (as the
+    bytes sent), and `notes`, where another layer keeps what it works out from this answer once
+    (ivr.observability: what to count and log), since that holds for every request that gets it."""
+    __slots__ = ("reply", "body", "notes")
+
+    def __init__(self, reply: Reply, body: str):
+        self.reply = reply
+        self.body = body.encode()
+        self.notes = None
+
+
 class Answers:
     """The rendered answers of one loaded line."""
 
@@ -37,17 +49,19 @@ class Answers:
         self.line = line
         self.max_answers = max_answers
         self._rendered: dict[tuple, str] = {}
-        self._decided: dict[tuple, tuple[Reply, str]] = {}
+        self._decided: dict[tuple, Decided] = {}
 
     def __len__(self) -> int:
         return len(self._rendered)
 
-    def decided(self, request_key: tuple) -> tuple[Reply, str] | None:
-        """The (reply, TwiML) kept for this request, if any."""
+    def decided(self, request_key: tuple) -> Decided | None:
+        """The answer kept for this request, if any."""
         return self._decided.get(request_key)
 
-    def keep_decided(self, request_key: tuple, reply: Reply, body: str) -> None:
-        _bounded_set(self._decided, request_key, (reply, body), self.max_answers)
+    def keep_decided(self, request_key: tuple, reply: Reply, body: str) -> Decided:
+        decided = Decided(reply, body)
+        _bounded_set(self._decided, request_key, decided, self.max_answers)
+        return decided
 
     def twiml(self, reply: Reply, url: Callable[[Step], str], caller_id: str | None,
               media_url: Callable | None = None, host: str = "") -> str:

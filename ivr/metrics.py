@@ -68,6 +68,16 @@ def count(metric, *labels: str) -> None:
         _start_flusher()
 
 
+def count_all(counts) -> None:
+    """`count` for each (metric, labels) of `counts`."""
+    with _lock:
+        pending = _pending
+        for key in counts:
+            pending[key] = pending.get(key, 0) + 1
+    if not _flusher_started:
+        _start_flusher()
+
+
 def observe(metric, value: float, *labels: str) -> None:
     _child(metric, labels).observe(value)
 

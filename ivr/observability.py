@@ -1,7 +1,7 @@
 """What operators see: /healthz, /metrics, and one JSON log line per webhook.
 
 `init_app` hooks in around every request: it times the webhook, works out from the request and
-the flow's reply (`g.ivr_reply`, set by `ivr.web`) what happened to the caller, counts it in the
+the flow's reply (`g.ivr_decided` or `g.ivr_reply`, set by `ivr.web`) what happened to the caller, counts it in the
 metrics and logs it. Nothing here can change what the caller hears: any failure while recording
 is itself logged and the answer goes out unchanged.
 """
@@ -11,6 +11,7 @@ import hmac
 import logging
 import os
 import time
+from typing import NamedTuple
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
@@ -80,73 +81,93 @@ def step_name(req) -> str:
     return STEPS.get(endpoint, "unknown")
 
 
+class Facts(NamedTuple):
+    """What one webhook did to the caller, for the metrics and the log line."""
+    step: str
+    counts: tuple  # (metric, labels) for each counter this webhook adds one to
+    log_words: str  # the log line's step, language, key and outcome, as JSON members
+
+
 def _count_and_log(app: Flask, req, store, response: Response) -> None:
     seconds = time.perf_counter() - store.get("ivr_started", time.perf_counter())
-    step = step_name(req)
     status = response.status_code
+    decided = store.get("ivr_decided")
+    if decided is not None and status == 200 and not store.get("ivr_error"):
+        # An answer kept for identical requests (ivr.answers): so are its facts, worked out once.
+        facts = decided.notes
+        if facts is None:
+            facts = decided.notes = _facts(req, store, status, decided.reply)
+    else:
+        facts = _facts(req, store, status, store.get("ivr_reply"))
+    metrics.count_all(facts.counts)
+    metrics.observe(metrics.LATENCY, seconds, facts.step)
+    if app.config["WEBHOOK_LOG"]:
+        form = req.form if status < 400 else {}  # a refused body (413) is never parsed again
+        call = logs.call_id(app.extensions["ivr_call_id_key"], form.get("CallSid", ""))
+        logs.write_webhook_line(call, facts.log_words, status, round(seconds * 1000, 1))
+
+
+def _facts(req, store, status: int, reply: Reply | None) -> Facts:
+    """Everything here follows from the request's path, query string and keys, and the reply:
+    the same for every request that got the same kept answer."""
+    step = step_name(req)
     ok = status < 400
-    form = req.form if ok else {}  # a refused body (413) is never parsed again
     key = None
     if step in ("key", "language_key"):
-        key = web.digits(form) if ok else ""  # the web layer's own reading of the key
+        key = web.digits(req.form) if ok else ""  # the web layer's own reading of the key
         if key == "?":
             key = "other"
+    counts = [(metrics.WEBHOOKS, (step, str(status)))]
     language = outcome = None
     if store.get("ivr_error"):
         outcome = "technical_problem"
-        metrics.count(metrics.TECHNICAL_PROBLEMS, step)
-    reply = store.get("ivr_reply")
+        counts.append((metrics.TECHNICAL_PROBLEMS, (step,)))
     if ok and reply is not None:
-        language, counted = _count(req, store.get("ivr_line") or web.line(), step, key, reply)
+        language, counted = _count(counts, req, store.get("ivr_line") or web.line(), step, key, reply)
         outcome = outcome or counted
     elif not ok:
         outcome = "refused"
-    metrics.count(metrics.WEBHOOKS, step, str(status))
-    metrics.observe(metrics.LATENCY, seconds, step)
-    if app.config["WEBHOOK_LOG"]:
-        logs.write_webhook_line({
-            "call": logs.call_id(app.extensions["ivr_call_id_key"], form.get("CallSid", "")),
-            "step": step, "language": language.code if language else None, "key": key,
-            "outcome": outcome, "status": status, "ms": round(seconds * 1000, 1)})
+    words = logs.webhook_words(step=step, language=language.code if language else None, key=key, outcome=outcome)
+    return Facts(step, tuple(counts), words)
 
 
-def _count(req, line: Line, step: str, key: str | None, reply: Reply) -> tuple[Language | None, str]:
-    """Count what the reply does to the caller (the flow names it: `Reply.outcome`); returns its
-    language and that outcome."""
+def _count(counts: list, req, line: Line, step: str, key: str | None, reply: Reply) -> tuple[Language | None, str]:
+    """Add to `counts` what the reply does to the caller (the flow names it: `Reply.outcome`);
+    returns its language and that outcome."""
     nxt = reply.next
     outcome = reply.outcome or "other"
     language = _reply_language(line, reply)
     code = language.code if language else "none"  # "none": still at the language choice
     if outcome == "wrong_key":
-        metrics.count(metrics.WRONG_KEYS, code)
+        counts.append((metrics.WRONG_KEYS, (code,)))
     if step in ("language", "node") and req.args.get("n", "0") not in ("", "0"):
-        metrics.count(metrics.SILENCES, code)
+        counts.append((metrics.SILENCES, (code,)))
     if language is None:
         return None, outcome
     if outcome == "call_started":
-        metrics.count(metrics.CALLS_STARTED, code)
+        counts.append((metrics.CALLS_STARTED, (code,)))
     elif outcome == "language_changed":
-        metrics.count(metrics.LANGUAGE_CHANGES, code)
+        counts.append((metrics.LANGUAGE_CHANGES, (code,)))
     elif outcome == "quick_exit":
-        metrics.count(metrics.QUICK_EXITS, code)
+        counts.append((metrics.QUICK_EXITS, (code,)))
     elif outcome == "transfer":
-        metrics.count(metrics.TRANSFERS_STARTED, code, nxt.then.helpline or "unknown")
+        counts.append((metrics.TRANSFERS_STARTED, (code, nxt.then.helpline or "unknown")))
     if step == "dialed":
         helpline_id = req.args.get("line", "")
         if helpline_id not in language.helplines:
             helpline_id = "unknown"
         status = req.form.get("DialCallStatus", "")
-        metrics.count(metrics.TRANSFERS, code, helpline_id, status if status in metrics.DIAL_STATUSES else "other")
+        counts.append((metrics.TRANSFERS, (code, helpline_id, status if status in metrics.DIAL_STATUSES else "other")))
     if isinstance(nxt, Ask):
         at = nxt.on_key.at
         node = language.node(at)
         if isinstance(node, Page) and outcome in ("helplines", "wrong_key", "closed"):  # the page was read
             for helpline in node.helplines:
-                metrics.count(metrics.HELPLINES_HEARD, code, helpline.id)
+                counts.append((metrics.HELPLINES_HEARD, (code, helpline.id)))
         if step == "key" and key and outcome in ("menu", "helplines") and at == (web.at_keys(req.args) or ()) + (key,):
             menu = language.node(at[:-1])
             if menu is not None and not isinstance(menu, Page):
-                metrics.count(metrics.MENU_CHOICES, code, menu.id, key)
+                counts.append((metrics.MENU_CHOICES, (code, menu.id, key)))
     return language, outcome
 
 

@@ -26,6 +26,7 @@ from .signature import is_from_twilio
 log = logging.getLogger(__name__)
 
 bp = Blueprint("voice", __name__)
+TWIML_TYPE = "text/xml; charset=utf-8"
 SILENCES = re.compile(r"[0-9]{1,2}")  # ASCII digits only: str.isdigit() also takes "²"
 
 
@@ -114,10 +115,9 @@ def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) ->
                             "toll-free, or unknown); set IVR_TRANSFER_CALLER_ID")
                 language = the_line.language(nxt.then.language)
                 reply = flow.dialed(the_line, language, nxt.then.at, nxt.then.helpline, "failed", now)
-        kept = reply, store.twiml(reply, step_url, caller_id, media_url, origin)
-        store.keep_decided(key, *kept)
-    g.ivr_reply = kept[0]  # for ivr.observability: what the caller got, counted and logged
-    return Response(kept[1], mimetype="text/xml")
+        kept = store.keep_decided(key, reply, store.twiml(reply, step_url, caller_id, media_url, origin))
+    g.ivr_decided = kept  # for ivr.observability: what the caller got, counted and logged
+    return Response(kept.body, content_type=TWIML_TYPE)
 
 
 def _caller_id(req) -> str | None:
@@ -229,7 +229,7 @@ def technical_problem(error):
         language = the_line.language(parts[2]) if len(parts) > 3 else None
         reply = flow.technical_problem(the_line, language, again=request.args.get("e") == "1")
         g.ivr_reply = reply
-        return Response(twiml.render(the_line, reply, step_url, None, media_url), mimetype="text/xml")
+        return Response(twiml.render(the_line, reply, step_url, None, media_url), content_type=TWIML_TYPE)
     except Exception:  # the menu model itself is unusable: still answer the caller
         log.exception("could not even apologise at %s", request.path)
         # Nothing of the menus can be trusted here, so this is written in the code, in the two

@@ -82,6 +82,31 @@ def test_a_call_shows_in_the_metrics(app, client):
     assert answered == len(c.requests) == 8
 
 
+def test_a_call_answered_from_memory_is_counted_and_logged_like_the_first(client, capsys):
+    """The second and third identical calls get their answers from memory (ivr.answers), and
+    what the metrics and the log say about them is worked out only once: it must still count."""
+    def same_call():
+        c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("7").press("2").press("1")
+        c.dial_outcome("busy")
+        c.silence()
+
+    capsys.readouterr()
+    first = scrape(client)
+    same_call()
+    second = scrape(client)
+    same_call()
+    same_call()
+    fourth = scrape(client)
+    once = {key: second.get(key, 0) - first.get(key, 0) for key in second
+            if key[0].startswith("ivr_") and not key[0].endswith(("_sum", "_created"))}
+    twice = {key: fourth.get(key, 0) - second.get(key, 0) for key in once}
+    assert sum(once.values()) > 20
+    assert twice == {key: 2 * value for key, value in once.items()}
+    lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    words = [[(x["step"], x["language"], x["key"], x["outcome"], x["status"]) for x in lines[7 * i:7 * i + 7]] for i in range(3)]
+    assert len(lines) == 3 * 7 and words[0] == words[1] == words[2]
+
+
 def test_switching_language_is_not_counted_as_a_new_call(client):
     before = scrape(client)
     call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("8")
