@@ -8,6 +8,7 @@ values to files there, and /metrics adds up all workers, dead ones included.
 from __future__ import annotations
 
 import atexit
+import bisect
 import logging
 import os
 import threading
@@ -29,8 +30,8 @@ SILENCES = Counter("ivr_silences", "Menus that timed out with no key pressed", [
 QUICK_EXITS = Counter("ivr_quick_exits", "Calls ended with the quick-exit key", ["language"])
 TECHNICAL_PROBLEMS = Counter("ivr_technical_problems", "Webhooks that failed and were apologised for", ["step"])
 WEBHOOKS = Counter("ivr_webhooks", "Webhook answers by step and HTTP status", ["step", "status"])
-LATENCY = Histogram("ivr_webhook_seconds", "Time to answer a webhook", ["step"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+LATENCY = Histogram("ivr_webhook_seconds", "Time to answer a webhook", ["step"], buckets=LATENCY_BUCKETS)
 
 DIAL_STATUSES = {"completed", "answered", "busy", "no-answer", "failed", "canceled"}
 
@@ -51,11 +52,13 @@ def exposition() -> tuple[bytes, str]:
 # counts to `_pending` (a dict update), and this worker's flusher thread adds them to the shared
 # values once a second; /metrics flushes its own worker first, and so does a worker that exits.
 # So other workers' counts may show up to a second late, and a worker killed outright (SIGKILL)
-# loses at most its last second of counts. Latency stays a direct Histogram observation.
+# loses at most its last second of counts. Latencies are kept per bucket the same way.
 FLUSH_SECONDS = 1.0
 
 _children: dict[tuple, object] = {}  # (metric, labels) -> prometheus child, looked up once
 _pending: dict[tuple, int] = {}  # (metric, labels) -> increments not yet added
+_pending_latency: dict[str, list] = {}  # step -> [observations in each bucket..., their sum]
+_LATENCY_BOUNDS = LATENCY_BUCKETS + (float("inf"),)
 _lock = threading.Lock()
 _flusher_started = False
 
@@ -78,17 +81,35 @@ def count_all(counts) -> None:
         _start_flusher()
 
 
-def observe(metric, value: float, *labels: str) -> None:
-    _child(metric, labels).observe(value)
+def observe_latency(seconds: float, step: str) -> None:
+    """LATENCY.labels(step).observe(seconds), added at the next flush like the counts."""
+    bucket = bisect.bisect_left(_LATENCY_BOUNDS, seconds)  # the first bound >= seconds, as observe() finds
+    with _lock:
+        pending = _pending_latency.get(step)
+        if pending is None:
+            pending = _pending_latency[step] = [0] * len(_LATENCY_BOUNDS) + [0.0]
+        pending[bucket] += 1
+        pending[-1] += seconds
+    if not _flusher_started:
+        _start_flusher()
 
 
 def flush() -> None:
-    """Add every pending count of this process to the Prometheus values."""
-    global _pending
+    """Add every pending count and latency of this process to the Prometheus values."""
+    global _pending, _pending_latency
     with _lock:
         pending, _pending = _pending, {}
+        latency, _pending_latency = _pending_latency, {}
     for (metric, labels), amount in pending.items():
         _child(metric, labels).inc(amount)
+    for step, counts in latency.items():
+        # Histogram has no public way to add many observations at once; its sum and buckets are
+        # values like a counter's (tests/test_metrics_flush.py compares with observe()).
+        child = _child(LATENCY, (step,))
+        child._sum.inc(counts[-1])
+        for bucket, amount in zip(child._buckets, counts):
+            if amount:
+                bucket.inc(amount)
 
 
 def _child(metric, labels: tuple):
@@ -119,8 +140,8 @@ def _flush_forever() -> None:
 def _after_fork() -> None:
     # gunicorn forks its workers from the master: a child has no flusher thread (threads do not
     # survive a fork) and must not add its parent's pending counts a second time.
-    global _pending, _lock, _flusher_started
-    _pending, _lock, _flusher_started = {}, threading.Lock(), False
+    global _pending, _pending_latency, _lock, _flusher_started
+    _pending, _pending_latency, _lock, _flusher_started = {}, {}, threading.Lock(), False
 
 
 os.register_at_fork(after_in_child=_after_fork)

@@ -100,7 +100,7 @@ def _count_and_log(app: Flask, req, store, response: Response) -> None:
     else:
         facts = _facts(req, store, status, store.get("ivr_reply"))
     metrics.count_all(facts.counts)
-    metrics.observe(metrics.LATENCY, seconds, facts.step)
+    metrics.observe_latency(seconds, facts.step)
     if app.config["WEBHOOK_LOG"]:
         form = req.form if status < 400 else {}  # a refused body (413) is never parsed again
         call = logs.call_id(app.extensions["ivr_call_id_key"], form.get("CallSid", ""))

@@ -76,3 +76,30 @@ def test_a_forked_worker_does_not_add_its_parents_counts_again(tmp_path):
         metrics.flush()
     """, tmp_path)
     assert calls_started(tmp_path) == 2
+
+
+def test_latencies_added_at_a_flush_read_as_if_each_was_observed(tmp_path):
+    """The flusher adds a second's latencies to the histogram's buckets at once; the exposition
+    must be what observing each one would give, bucket edges included."""
+    out = python("""
+        import random
+        from prometheus_client import CollectorRegistry, Histogram, generate_latest
+        from ivr import metrics
+        registry = CollectorRegistry()
+        # Another name: in multiprocess mode values of the same name would land in the same files.
+        reference = Histogram("reference_seconds", "Time to answer a webhook", ["step"],
+                              buckets=metrics.LATENCY_BUCKETS, registry=registry)
+        rng = random.Random(3)
+        values = list(metrics.LATENCY_BUCKETS) + [0.0, 11.0, 1e9] + [rng.uniform(0, 0.06) for _ in range(500)]
+        for step, value in zip(["key", "node"] * len(values), values):
+            metrics.observe_latency(value, step)
+            reference.labels(step).observe(value)
+        metrics.flush()
+
+        def samples(text, name):
+            return sorted(s.replace(name, "NAME") for s in text.decode().splitlines()
+                          if s.startswith(name) and "_created" not in s)
+        ours = samples(metrics.exposition()[0], "ivr_webhook_seconds")
+        print(len(ours) == 2 * (len(metrics.LATENCY_BUCKETS) + 3) and ours == samples(metrics.exposition()[0], "reference_seconds"))
+    """, tmp_path)
+    assert out.strip() == "True"
