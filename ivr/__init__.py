@@ -62,7 +62,6 @@ def create_app(test_config: dict | None = None) -> Flask:
             raise ConfigError(f"IVR_LANGUAGE_BY_NUMBER maps a number to '{code}', which menus.yaml does not offer")
     live = LiveLine(app.config["MENUS"], app.config["PROMPTS"], line, float(app.config["RELOAD_SECONDS"]))
     app.extensions["ivr"] = live
-    app.before_request(live.watch)
 
     from . import media, web
     app.register_blueprint(web.bp)

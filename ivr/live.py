@@ -70,9 +70,15 @@ class LiveLine:
             self.loaded_at = datetime.datetime.now(datetime.timezone.utc)
             return True
 
+    def serving(self) -> Line:
+        """The line to answer from now; the first call in a process starts its watcher."""
+        if not self._watching:
+            self.watch()
+        return self.line
+
     def watch(self) -> None:
-        """Start this process's watcher once (gunicorn forks workers after loading the app).
-        Called before every request: a flag, not os.getpid() (a system call each time)."""
+        """Start this process's watcher once (gunicorn forks workers after loading the app, and
+        threads do not survive a fork): a flag, not os.getpid() (a system call each time)."""
         if self._watching or self.interval <= 0:
             return
         with self._lock:

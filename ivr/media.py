@@ -21,7 +21,7 @@ def media_url(language: str, recording: Recording) -> str:
 
 @bp.route("/recordings/<language>/<name>", methods=["GET", "HEAD"])
 def recording(language: str, name: str):
-    line = current_app.extensions["ivr"].line
+    line = current_app.extensions["ivr"].serving()
     lang = line.language(language)
     known = {r.file: r for r in lang.recordings.values()} if lang else {}
     found = known.get(name)

@@ -31,14 +31,13 @@ def init_app(app: Flask) -> None:
     app.extensions["ivr_call_id_key"] = logs.call_id_key(app.config.get("TWILIO_AUTH_TOKEN", ""))
     logs.setup_error_log()
     app.register_blueprint(bp)
-    app.before_request(_start_clock)
     app.after_request(_record)
 
 
 @bp.route("/healthz", methods=["GET"])
 def healthz():
     holder = current_app.extensions["ivr"]
-    line = holder.line  # never None: the app does not start without a valid menu
+    line = holder.serving()  # never None: the app does not start without a valid menu
     loaded = getattr(holder, "loaded_at", None)
     # refused_edit_errors: the last edit of the files was refused with this many errors, and the
     # menu above is still the one in use (live reload keeps the last good one).
@@ -57,10 +56,6 @@ def prometheus():
         return Response("a bearer token is needed\n", 401, {"WWW-Authenticate": "Bearer"}, mimetype="text/plain")
     body, content_type = metrics.exposition()
     return Response(body, content_type=content_type)
-
-
-def _start_clock():
-    g.ivr_started = time.perf_counter()
 
 
 def _record(response: Response) -> Response:
@@ -89,7 +84,7 @@ class Facts(NamedTuple):
 
 
 def _count_and_log(app: Flask, req, store, response: Response) -> None:
-    seconds = time.perf_counter() - store.get("ivr_started", time.perf_counter())
+    seconds = time.perf_counter() - req.started
     status = response.status_code
     decided = store.get("ivr_decided")
     if decided is not None and status == 200 and not store.get("ivr_error"):

@@ -36,7 +36,7 @@ def line():
     store = g._get_current_object()
     the_line = store.get("ivr_line")
     if the_line is None:
-        the_line = store.ivr_line = current_app.extensions["ivr"].line
+        the_line = store.ivr_line = current_app.extensions["ivr"].serving()
     return the_line
 
 
