@@ -97,8 +97,8 @@ def _count_and_log(app: Flask, req, store, response: Response) -> None:
     metrics.count_all(facts.counts)
     metrics.observe_latency(seconds, facts.step)
     if app.config["WEBHOOK_LOG"]:
-        form = req.form if status < 400 else {}  # a refused body (413) is never parsed again
-        call = logs.call_id(app.extensions["ivr_call_id_key"], form.get("CallSid", ""))
+        params = req.params if status < 400 else {}  # a refused body (413) is never parsed again
+        call = logs.call_id(app.extensions["ivr_call_id_key"], params.get("CallSid", ""))
         logs.write_webhook_line(call, facts.log_words, status, round(seconds * 1000, 1))
 
 
@@ -109,7 +109,7 @@ def _facts(req, store, status: int, reply: Reply | None) -> Facts:
     ok = status < 400
     key = None
     if step in ("key", "language_key"):
-        key = web.digits(req.form) if ok else ""  # the web layer's own reading of the key
+        key = web.digits(req.params) if ok else ""  # the web layer's own reading of the key
         if key == "?":
             key = "other"
     counts = [(metrics.WEBHOOKS, (step, str(status)))]
@@ -151,7 +151,7 @@ def _count(counts: list, req, line: Line, step: str, key: str | None, reply: Rep
         helpline_id = req.args.get("line", "")
         if helpline_id not in language.helplines:
             helpline_id = "unknown"
-        status = req.form.get("DialCallStatus", "")
+        status = req.params.get("DialCallStatus", "")
         counts.append((metrics.TRANSFERS, (code, helpline_id, status if status in metrics.DIAL_STATUSES else "other")))
     if isinstance(nxt, Ask):
         at = nxt.on_key.at

@@ -93,12 +93,12 @@ def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) ->
 
     The key holds everything the views and `_caller_id` read from a request (see ivr.answers):
     a view that reads anything more must add it here."""
-    form = req.form
+    params = req.params
     app = current_app._get_current_object()
     now = app.config["CLOCK"]()
     # The origin goes into the key: recordings' URLs name it (request.root_url cost ~8 us).
     origin = f"{req.scheme}://{req.host}{req.script_root}"
-    key = (req.path, req.query_string, form.get("Digits"), form.get("DialCallStatus"), form.get("To"), origin,
+    key = (req.path, req.query_string, params.get("Digits"), params.get("DialCallStatus"), params.get("To"), origin,
            now.year, now.month, now.day, now.hour, now.minute)
     store = answers.store_for(app.extensions, the_line)
     kept = store.decided(key)
@@ -124,7 +124,7 @@ def _caller_id(req) -> str | None:
     configured = current_app.config.get("TRANSFER_CALLER_ID")
     if configured:
         return configured
-    line_number = to_e164(req.form.get("To", ""))  # the line's own number, as Twilio reports it
+    line_number = to_e164(req.params.get("To", ""))  # the line's own number, as Twilio reports it
     # Twilio refuses a call out from a Belgian 0800 number: better the caller hears at once that
     # the transfer failed, with the number to dial.
     return None if line_number and is_toll_free(line_number) else line_number
@@ -176,7 +176,7 @@ def check_signature():
 @bp.route("/voice", methods=["POST"])
 def incoming():
     req, the_line = request._get_current_object(), line()
-    code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(req.form.get("To", "")) or "")
+    code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(req.params.get("To", "")) or "")
     return _answer(req, the_line, lambda now: flow.incoming(the_line, now, code))
 
 
@@ -189,7 +189,7 @@ def language_choice():
 @bp.route("/voice/language/key", methods=["POST"])
 def language_key():
     req, the_line = request._get_current_object(), line()
-    return _answer(req, the_line, lambda now: flow.language_key(the_line, digits(req.form), silences(req.args), now))
+    return _answer(req, the_line, lambda now: flow.language_key(the_line, digits(req.params), silences(req.args), now))
 
 
 @bp.route("/voice/<code>/<any(node, key, dialed):action>", methods=["POST"])
@@ -209,8 +209,8 @@ def _step(req, the_line, code: str, action: str, now) -> flow.Reply:
     if action == "node":
         return flow.node(the_line, language, at, silences(args), now)
     if action == "key":
-        return flow.key(the_line, language, at, silences(args), digits(req.form), now)
-    return flow.dialed(the_line, language, at, args.get("line"), req.form.get("DialCallStatus", ""), now)
+        return flow.key(the_line, language, at, silences(args), digits(req.params), now)
+    return flow.dialed(the_line, language, at, args.get("line"), req.params.get("DialCallStatus", ""), now)
 
 
 @bp.errorhandler(Exception)
