@@ -156,7 +156,7 @@ def check_signature():
             abort(403)
         g.ivr_signed = True
         return None
-    signature = req.headers.get("X-Twilio-Signature", "")
+    signature = req.environ.get("HTTP_X_TWILIO_SIGNATURE", "")  # X-Twilio-Signature, without werkzeug's Headers
     pairs = req.parameters()
     # Twilio never repeats a parameter; the signature covers a repeated one's values in any order,
     # so a captured request could be replayed with them swapped. Refuse them.
