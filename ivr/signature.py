@@ -38,7 +38,7 @@ def is_from_twilio(auth_token: str, url: str, params, signature: str) -> bool:
 
 def _signature(auth_token: str, url: str, params) -> bytes:
     if type(params) is dict:  # one value per name: what ivr.web passes
-        data = url + "".join([name + value for name, value in sorted(params.items())])
+        data = url + "".join([name + params[name] for name in sorted(params)])
     else:
         parts = [url]
         lists = params.lists() if hasattr(params, "lists") else ((name, [value]) for name, value in params.items())
