@@ -145,11 +145,12 @@ def _url_as_requested(req) -> str:
 @bp.before_request
 def check_signature():
     req = request._get_current_object()
+    config = current_app.config
     # Read the body first, whatever the route or mode: one over MAX_CONTENT_LENGTH is refused with
     # 413. A form body is read by parsing it (ivr.webhook_request), and get_data then finds it kept.
+    req.max_content_length = config["MAX_CONTENT_LENGTH"]  # what Flask would look up in current_app
     req.form  # noqa: B018 - parsed here, where a body over the limit is refused
     req.get_data(cache=True)
-    config = current_app.config
     if config.get("ALLOW_UNSIGNED"):
         # Local development only: never answer the network without signatures.
         if req.remote_addr not in ("127.0.0.1", "::1"):

@@ -21,16 +21,22 @@ class WebhookRequest(Request):
         self.started = time.perf_counter()  # for the webhook's latency (ivr.observability)
 
     def _load_form_data(self) -> None:
-        if "form" in self.__dict__ or self.mimetype != "application/x-www-form-urlencoded":
+        # Read straight from the WSGI environ (werkzeug's mimetype and content_length parse the
+        # headers through several layers); anything unusual goes to werkzeug as before.
+        environ = self.environ
+        content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+        length = environ.get("CONTENT_LENGTH", "")
+        if "form" in self.__dict__ or content_type != "application/x-www-form-urlencoded" \
+                or not (length.isascii() and length.isdigit()) or environ.get("HTTP_TRANSFER_ENCODING"):
             return super()._load_form_data()
-        length, limit = self.content_length, self.max_content_length
-        if length is None or (limit is not None and length > limit):
-            return super()._load_form_data()  # werkzeug streams it, or refuses it (413)
+        length, limit = int(length), self.max_content_length  # ivr.web sets the limit: no app lookup
+        if limit is not None and length > limit:
+            return super()._load_form_data()  # werkzeug refuses it (413)
         # The body may have been read already (get_data caches it); otherwise straight from the
         # server's input: werkzeug's limited-stream wrapper cost ~6 us a request.
         raw = getattr(self, "_cached_data", None)
         if raw is None:
-            raw = self._cached_data = self.environ["wsgi.input"].read(length)
+            raw = self._cached_data = environ["wsgi.input"].read(length)
         try:
             items = _pairs(raw.decode("utf-8"))
         except UnicodeDecodeError:  # never Twilio's: werkzeug decides what such a body says

@@ -65,3 +65,16 @@ def test_any_body_is_read_as_werkzeug_reads_it():
         body = "".join(rng.choices(alphabet, k=rng.randint(0, 30)))
         theirs, ours = both(body)
         assert list(ours.lists()) == list(theirs.lists()), body
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded; charset=utf-8",
+                                          "Application/X-WWW-Form-Urlencoded", "text/plain"])
+def test_the_content_type_is_read_as_werkzeug_reads_it(content_type):
+    theirs, ours = both("Digits=1&To=%2B3280099990", content_type=content_type)
+    assert list(ours.lists()) == list(theirs.lists())
+
+
+@pytest.mark.parametrize("length", ["+3", " 3", "-1", "3x", "٣"])
+def test_an_odd_content_length_is_read_as_werkzeug_reads_it(length):
+    theirs, ours = both("Digits=1&To=%2B3280099990", CONTENT_LENGTH=length)
+    assert list(ours.lists()) == list(theirs.lists())
