@@ -149,7 +149,7 @@ def check_signature():
     # Read the body first, whatever the route or mode: one over MAX_CONTENT_LENGTH is refused with
     # 413. A form body is read by parsing it (ivr.webhook_request), and get_data then finds it kept.
     req.max_content_length = config["MAX_CONTENT_LENGTH"]  # what Flask would look up in current_app
-    req.form  # noqa: B018 - parsed here, where a body over the limit is refused
+    params = req.params  # the body parsed here, where one over the limit is refused
     req.get_data(cache=True)
     if config.get("ALLOW_UNSIGNED"):
         # Local development only: never answer the network without signatures.
@@ -158,7 +158,6 @@ def check_signature():
         g.ivr_signed = True
         return None
     signature = req.environ.get("HTTP_X_TWILIO_SIGNATURE", "")  # X-Twilio-Signature, without werkzeug's Headers
-    params = req.params
     # Twilio never repeats a parameter; the signature covers a repeated one's values in any order,
     # so a captured request could be replayed with them swapped. Refuse them.
     signed = len(req.parameters()) == len(params)

@@ -16,22 +16,58 @@ from flask import Request
 
 
 class WebhookRequest(Request):
+    """Twilio's body is read once into `form_pairs` and `params`; werkzeug's MultiDict `form` is
+    built from them only when something asks for it (the line itself reads `params`)."""
+
+    form_pairs: list[tuple[str, str]] | None = None  # the body's parameters in order, when read here
+    _params: dict[str, str] | None = None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.started = time.perf_counter()  # for the webhook's latency (ivr.observability)
 
+    @property
+    def params(self) -> dict[str, str]:
+        """The POST parameters as a plain dict, the first value of each name (Twilio never repeats
+        one; ivr.web refuses a request that does). Cheaper to read than the MultiDict `form`,
+        whose get() raises and catches an exception for every name it lacks."""
+        if self._params is None:
+            if not (self._read_twilio_body() and self._params is not None):
+                self._params = self.form.to_dict()
+        return self._params
+
+    def parameters(self) -> list[tuple[str, str]]:
+        """Every POST parameter as (name, value), a repeated name once per value."""
+        if self._read_twilio_body():
+            return self.form_pairs
+        return list(self.form.items(multi=True))
+
     def _load_form_data(self) -> None:
-        # Read straight from the WSGI environ (werkzeug's mimetype and content_length parse the
-        # headers through several layers); anything unusual goes to werkzeug as before.
+        if "form" in self.__dict__ or not self._read_twilio_body():
+            return super()._load_form_data()
+        # As werkzeug does: set them in the instance, past the cached properties.
+        self.__dict__["form"] = _multidict(self.parameter_storage_class, self.form_pairs)
+        self.__dict__["files"] = self.parameter_storage_class()
+        return None
+
+    def _read_twilio_body(self) -> bool:
+        """Read an urlencoded body of known length into `form_pairs` (and `params`, when no name
+        repeats). False for anything else, which werkzeug reads as before (or refuses: 413)."""
+        if self.form_pairs is not None:
+            return True
+        if "form" in self.__dict__:  # werkzeug read it already
+            return False
+        # Straight from the WSGI environ: werkzeug's mimetype and content_length parse the
+        # headers through several layers.
         environ = self.environ
         content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         length = environ.get("CONTENT_LENGTH", "")
-        if "form" in self.__dict__ or content_type != "application/x-www-form-urlencoded" \
-                or not (length.isascii() and length.isdigit()) or environ.get("HTTP_TRANSFER_ENCODING"):
-            return super()._load_form_data()
+        if content_type != "application/x-www-form-urlencoded" or not (length.isascii() and length.isdigit()) \
+                or environ.get("HTTP_TRANSFER_ENCODING"):
+            return False
         length, limit = int(length), self.max_content_length  # ivr.web sets the limit: no app lookup
         if limit is not None and length > limit:
-            return super()._load_form_data()  # werkzeug refuses it (413)
+            return False  # werkzeug refuses it (413)
         # The body may have been read already (get_data caches it); otherwise straight from the
         # server's input: werkzeug's limited-stream wrapper cost ~6 us a request.
         raw = getattr(self, "_cached_data", None)
@@ -40,33 +76,12 @@ class WebhookRequest(Request):
         try:
             items = _pairs(raw.decode("utf-8"))
         except UnicodeDecodeError:  # never Twilio's: werkzeug decides what such a body says
-            return super()._load_form_data()
-        # As werkzeug does: set them in the instance, past the cached properties.
-        form = self.__dict__["form"] = _multidict(self.parameter_storage_class, items)
-        self.__dict__["files"] = self.parameter_storage_class()
+            return False
         self.form_pairs = items
-        if len(form) == len(items):
-            self._params = dict(items)
-        return None
-
-    form_pairs: list[tuple[str, str]] | None = None  # the body's parameters in order, when read here
-    _params: dict[str, str] | None = None
-
-    @property
-    def params(self) -> dict[str, str]:
-        """The POST parameters as a plain dict, the first value of each name (Twilio never repeats
-        one; ivr.web refuses a request that does). Cheaper to read than the MultiDict `form`,
-        whose get() raises and catches an exception for every name it lacks."""
-        if self._params is None:
-            form = self.form  # parsed here, which may set _params
-            if self._params is None:
-                self._params = form.to_dict()
-        return self._params
-
-    def parameters(self) -> list[tuple[str, str]]:
-        """Every POST parameter as (name, value), a repeated name once per value."""
-        form = self.form
-        return self.form_pairs if self.form_pairs is not None else list(form.items(multi=True))
+        params = dict(items)
+        if len(params) == len(items):
+            self._params = params
+        return True
 
 
 def _multidict(cls, items: list[tuple[str, str]]):
