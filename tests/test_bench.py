@@ -69,3 +69,12 @@ def test_the_in_process_timing_needs_no_wrk_and_replays_every_request_with_200(m
     assert result.exit_code == 0, result.output
     timings = dict(re.findall(r"^\s+(line|floor)\s+(\d+) us per request", result.output, re.M))
     assert set(timings) == {"line", "floor"} and all(int(us) > 0 for us in timings.values())
+
+
+def test_the_instruction_count_workload_answers_every_request():
+    """bench/instructions.py, without valgrind: its workload (the bench's signed requests through
+    the line in process, fixed clock, kept answers) must keep answering 200."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "instructions.py"), "--passes", "1", "--no-valgrind"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "every request answered 200" in out.stdout and re.search(r"^requests [1-9]\d*$", out.stderr, re.M)
