@@ -22,7 +22,6 @@ import os
 import secrets
 import subprocess
 import sys
-import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,11 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 def workload(app_name: str):
     """The WSGI callable and the requests (environ, body) it will be sent."""
-    from twilio.request_validator import RequestValidator
-    from werkzeug.test import EnvironBuilder
-
     from ivr import create_app, phone
-    from ivr.bench import call_keys, recorded_requests
+    from ivr.bench import call_keys, recorded_requests, wsgi_environs
     from ivr.benchfloor import create_floor
     from ivr.model import BRUSSELS
     from ivr.phone import FlaskTransport
@@ -48,17 +44,7 @@ def workload(app_name: str):
                        "CLOCK": lambda: noon})
     url = "http://127.0.0.1:8000"
     requests = recorded_requests(url, token, call_keys(menus, prompts), FlaskTransport(line.test_client()))
-    validator = RequestValidator(token)
-    environs = []
-    for path, params in requests:
-        environ = EnvironBuilder(path=path.partition("?")[0], query_string=path.partition("?")[2], method="POST",
-                                 base_url=url, data=urllib.parse.urlencode(params),
-                                 content_type="application/x-www-form-urlencoded",
-                                 headers={"X-Twilio-Signature": validator.compute_signature(url + path, params)}
-                                 ).get_environ()
-        environ["RAW_URI"] = path  # as gunicorn gives it
-        environs.append((environ, environ["wsgi.input"].read()))
-    return (line.wsgi_app if app_name == "line" else create_floor().wsgi_app), environs
+    return (line.wsgi_app if app_name == "line" else create_floor().wsgi_app), wsgi_environs(url, token, requests)
 
 
 def one_pass(wsgi, environs) -> None:

@@ -281,18 +281,10 @@ def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in
         raise click.ClickException(f"{errors} request(s) failed: the line must answer every one")
 
 
-def _in_process(menus: str, prompts_dir: str, token: str) -> None:
-    """The app's own cost per request, without gunicorn, sockets or wrk: best of 9 passes."""
-    import io
+def wsgi_environs(url: str, token: str, requests: list[tuple[str, dict]]) -> list[tuple[dict, bytes]]:
+    """Each request as a WSGI environ, signed for `url`, with its body apart (a fresh input stream
+    is made of it for each pass)."""
     from werkzeug.test import EnvironBuilder
-
-    from . import create_app
-    from .benchfloor import create_floor
-    from .phone import FlaskTransport
-    url = "http://127.0.0.1:8000"
-    line_app = create_app({"TWILIO_AUTH_TOKEN": token, "MENUS": menus, "PROMPTS": prompts_dir,
-                           "TRANSFER_CALLER_ID": phone.TRANSFER_CALLER_ID})
-    requests = recorded_requests(url, token, call_keys(menus, prompts_dir), FlaskTransport(line_app.test_client()))
     validator = RequestValidator(token)
     environs = []
     for path, params in requests:
@@ -303,6 +295,21 @@ def _in_process(menus: str, prompts_dir: str, token: str) -> None:
         environ = builder.get_environ()
         environ["RAW_URI"] = path  # as gunicorn gives it
         environs.append((environ, environ["wsgi.input"].read()))
+    return environs
+
+
+def _in_process(menus: str, prompts_dir: str, token: str) -> None:
+    """The app's own cost per request, without gunicorn, sockets or wrk: best of 9 passes."""
+    import io
+
+    from . import create_app
+    from .benchfloor import create_floor
+    from .phone import FlaskTransport
+    url = "http://127.0.0.1:8000"
+    line_app = create_app({"TWILIO_AUTH_TOKEN": token, "MENUS": menus, "PROMPTS": prompts_dir,
+                           "TRANSFER_CALLER_ID": phone.TRANSFER_CALLER_ID})
+    requests = recorded_requests(url, token, call_keys(menus, prompts_dir), FlaskTransport(line_app.test_client()))
+    environs = wsgi_environs(url, token, requests)
 
     def one_pass(app) -> float:
         started = time.perf_counter()
