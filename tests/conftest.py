@@ -68,3 +68,15 @@ def menu_copy(tmp_path):
 def walk(language):
     """Every (key path, page) of a language, found by walking its tree from the main menu."""
     return language.pages()
+
+
+def calls_pressing(client, caller, key_sequences):
+    """One call per sequence of keys from `caller`, each key pressed while the line listens; a
+    transfer the keys lead to is busy. For the privacy tests, which then read every log."""
+    for keys in key_sequences:
+        c = call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=caller)
+        for key in keys:
+            if c.waiting == "keys":
+                c.press(key)
+        if c.waiting == "dial":
+            c.dial_outcome("busy")

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ivr import create_app, logs
 from ivr.phone import CALL_SID, FlaskTransport, call, twilio_params
-from conftest import PUBLIC_URL, TOKEN
+from conftest import PUBLIC_URL, TOKEN, calls_pressing
 
 METRICS_TOKEN = "metrics-test-token"
 CALLER = "+32470123456"
@@ -178,13 +178,7 @@ def test_no_log_line_at_any_level_holds_the_callers_number(app, client, capsys, 
     import ivr.flow
     from flask import request
     capsys.readouterr()
-    for keys in ["12", "1211", "2", "7", "#", "1322", "18"]:
-        c = call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=CALLER)
-        for key in keys:
-            if c.waiting == "keys":
-                c.press(key)
-        if c.waiting == "dial":
-            c.dial_outcome("busy")
+    calls_pressing(client, CALLER, ["12", "1211", "2", "7", "#", "1322", "18"])
     client.post("/voice", data=twilio_params(caller=CALLER), base_url=PUBLIC_URL)  # forged
 
     def broken(*args, **kwargs):

@@ -7,7 +7,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import ConfigError, create_app
 from ivr.phone import CALLER, LINE, FlaskTransport, call, twilio_params
-from conftest import PUBLIC_URL, TOKEN
+from conftest import PUBLIC_URL, TOKEN, calls_pressing
 
 
 def signed_post(client, path, params, url=None, token=TOKEN, headers=None, base_url=PUBLIC_URL):
@@ -152,13 +152,7 @@ def test_no_log_line_holds_the_callers_number(app, caplog, capsys, monkeypatch):
     forms = [caller, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32 470 12 34 56", "CA" + "0" * 32]
     client = app.test_client()
     with caplog.at_level(logging.DEBUG):
-        for keys in ["12", "1211", "2", "7", "#", "1322"]:
-            c = call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=caller)
-            for key in keys:
-                if c.waiting == "keys":
-                    c.press(key)
-            if c.waiting == "dial":
-                c.dial_outcome("busy")
+        calls_pressing(client, caller, ["12", "1211", "2", "7", "#", "1322"])
         client.post("/voice", data=twilio_params(caller=caller), base_url=PUBLIC_URL)  # forged: logged
         monkeypatch.setattr(ivr.flow, "node", lambda *a, **k: 1 / 0)
         app.extensions.pop("ivr_answers")  # the calls above left this minute's answers in memory
