@@ -80,9 +80,9 @@ def at_keys(args) -> tuple[str, ...] | None:
     return keys
 
 
-def digits(form) -> str:
+def digits(params) -> str:
     """One keypad key, '' for silence, or '?' for anything else (treated as a wrong key)."""
-    value = form.get("Digits", "")
+    value = params.get("Digits", "")
     if value == "":
         return ""
     return value if len(value) == 1 and value in KEYPAD else "?"
