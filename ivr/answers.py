@@ -11,9 +11,10 @@ they are never confused either.
 
 A webhook's answer depends only on the line, the app's settings, what the request says (its path
 and query string, and its Digits, DialCallStatus and To parameters: all the web layer reads) and
-the clock, read to the minute (opening hours are in minutes). The same request in the same minute
-gets the same answer, so `ivr.web` keeps (reply, TwiML) under those; every caller who presses 3
-in the main menu asks the same thing. One store per app (its settings) and loaded line.
+the clock, read to the minute in Brussels time (as opening hours read it). The same request in the
+same minute gets the same answer, so `ivr.web` keeps (reply, TwiML) under those; every caller who
+presses 3 in the main menu asks the same thing. Only the current minute's answers are kept. One
+store per app (its settings) and loaded line.
 
 Both stores are bounded; when full, the oldest answer goes.
 """
@@ -49,16 +50,20 @@ class Answers:
         self.line = line
         self.max_answers = max_answers
         self._rendered: dict[tuple, str] = {}
-        self._decided: dict[tuple, Decided] = {}
+        self._decided: dict[tuple, Decided] = {}  # this minute's answers only
+        self._minute: tuple | None = None
 
     def __len__(self) -> int:
         return len(self._rendered)
 
     def decided(self, request_key: tuple) -> Decided | None:
-        """The answer kept for this request, if any."""
+        """The answer kept for this request (whose key holds its minute), if any."""
         return self._decided.get(request_key)
 
-    def keep_decided(self, request_key: tuple, reply: Reply, body: str) -> Decided:
+    def keep_decided(self, request_key: tuple, minute: tuple, reply: Reply, body: str) -> Decided:
+        if minute != self._minute:
+            # No request of an earlier minute can come again: its answers would only hold memory.
+            self._minute, self._decided = minute, {}
         decided = Decided(reply, body)
         _bounded_set(self._decided, request_key, decided, self.max_answers)
         return decided

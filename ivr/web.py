@@ -20,6 +20,7 @@ from . import answers, flow, twiml
 from .flow import Step
 from .load import KEYPAD
 from .media import media_url
+from .model import BRUSSELS
 from .numbers import is_toll_free, to_e164
 from .signature import is_from_twilio
 
@@ -96,10 +97,12 @@ def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) ->
     params = req.params
     app = current_app._get_current_object()
     now = app.config["CLOCK"]()
+    local = now.astimezone(BRUSSELS) if now.tzinfo else now  # as opening hours read the clock
+    minute = (local.year, local.month, local.day, local.hour, local.minute)
     # The origin goes into the key: recordings' URLs name it (request.root_url cost ~8 us).
     origin = f"{req.scheme}://{req.host}{req.script_root}"
     key = (req.path, req.query_string, params.get("Digits"), params.get("DialCallStatus"), params.get("To"), origin,
-           now.year, now.month, now.day, now.hour, now.minute)
+           minute)
     store = answers.store_for(app.extensions, the_line)
     kept = store.decided(key)
     if kept is None:
@@ -115,7 +118,7 @@ def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) ->
                             "toll-free, or unknown); set IVR_TRANSFER_CALLER_ID")
                 language = the_line.language(nxt.then.language)
                 reply = flow.dialed(the_line, language, nxt.then.at, nxt.then.helpline, "failed", now)
-        kept = store.keep_decided(key, reply, store.twiml(reply, step_url, caller_id, media_url, origin))
+        kept = store.keep_decided(key, minute, reply, store.twiml(reply, step_url, caller_id, media_url, origin))
     g.ivr_decided = kept  # for ivr.observability: what the caller got, counted and logged
     return Response(kept.body, content_type=TWIML_TYPE)
 

@@ -136,3 +136,34 @@ def test_an_answer_kept_in_one_minute_is_decided_again_the_next(menu_copy):
         heard.append(call(transport, PUBLIC_URL, TOKEN).press("1" + "".join(path)).said)
     assert heard[0] == heard[1] and "La ligne est fermée en ce moment." in heard[0]
     assert "La ligne est ouverte en ce moment." in heard[2]
+
+
+def test_only_the_current_minutes_answers_are_kept():
+    """A request of an earlier minute never comes again: its answer must not hold memory all evening."""
+    clock = [datetime.datetime(2026, 11, 27, 20, 0, tzinfo=BRUSSELS)]
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: clock[0],
+                      "TRANSFER_CALLER_ID": "+3225550100"})
+    transport = FlaskTransport(app.test_client())
+    for minute in range(30):
+        clock[0] = clock[0].replace(minute=minute)
+        call(transport, PUBLIC_URL, TOKEN).press("1").press("3").press("1")
+        kept = app.extensions["ivr_answers"]._decided
+        assert len(kept) == 4 and all(key[-1][-1] == minute for key in kept)  # this minute's 4 requests
+
+
+def test_the_minute_of_an_answer_is_the_brussels_minute_whatever_the_clocks_zone(line):
+    """09:30 UTC is 10:30 in Brussels, when Écoute-Enfants is open; 09:30 Brussels time it is
+    closed. A tester's clock may give either: the same app must answer each for its own time."""
+    clock = [None]
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: clock[0],
+                      "TRANSFER_CALLER_ID": "+3225550100"})
+    transport = FlaskTransport(app.test_client())
+    fr = line.language("fr")
+    path = next(p for p, page in walk(fr) if "ecoute-enfants" in [h.id for h in page.helplines])
+
+    def heard_at(when):
+        clock[0] = when
+        return call(transport, PUBLIC_URL, TOKEN).press("1" + "".join(path)).said
+
+    assert "La ligne est fermée en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 9, 30, tzinfo=BRUSSELS))
+    assert "La ligne est ouverte en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 9, 30, tzinfo=datetime.timezone.utc))
