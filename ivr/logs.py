@@ -63,10 +63,11 @@ def write_webhook_line(call: str | None, words: str, status: int, ms: float) -> 
     global _second
     now = time.time()
     second = int(now)
-    if _second[0] != second:  # the date and time change once a second: format them then
-        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    stamp = _second  # one read: another thread may replace it meanwhile
+    if stamp[0] != second:  # the date and time change once a second: format them then
+        stamp = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
     out = sys.stdout
-    out.write(f'{{"time":"{_second[1]}.{int(now * 1000) % 1000:03d}Z","call":{_json(call)},{words},'
+    out.write(f'{{"time":"{stamp[1]}.{int(now * 1000) % 1000:03d}Z","call":{_json(call)},{words},'
               f'"status":{int(status)},"ms":{float(ms)!r}}}\n')
     out.flush()
 
