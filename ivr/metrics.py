@@ -63,16 +63,8 @@ _lock = threading.Lock()
 _flusher_started = False
 
 
-def count(metric, *labels: str) -> None:
-    key = (metric, labels)
-    with _lock:
-        _pending[key] = _pending.get(key, 0) + 1
-    if not _flusher_started:
-        _start_flusher()
-
-
 def count_all(counts) -> None:
-    """`count` for each (metric, labels) of `counts`."""
+    """Add one to each (metric, labels) of `counts`, at the next flush."""
     with _lock:
         pending = _pending
         for key in counts:

@@ -37,7 +37,7 @@ def test_a_worker_that_exits_normally_adds_its_last_counts(tmp_path):
     python("""
         from ivr import metrics
         for _ in range(3):
-            metrics.count(metrics.CALLS_STARTED, "fr")
+            metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
     """, tmp_path)
     assert calls_started(tmp_path) == 3
 
@@ -46,8 +46,8 @@ def test_a_busy_worker_adds_its_counts_within_a_second_or_two(tmp_path):
     worker = python("""
         import sys, time
         from ivr import metrics
-        metrics.count(metrics.CALLS_STARTED, "fr")
-        metrics.count(metrics.CALLS_STARTED, "fr")
+        metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
+        metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
         print("counted", flush=True)
         time.sleep(60)  # still running: only its flusher thread can have written the counts
     """, tmp_path, wait=False)
@@ -66,10 +66,10 @@ def test_a_forked_worker_does_not_add_its_parents_counts_again(tmp_path):
     python("""
         import os
         from ivr import metrics
-        metrics.count(metrics.CALLS_STARTED, "fr")  # pending in the parent when it forks
+        metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])  # pending in the parent when it forks
         pid = os.fork()
         if pid == 0:
-            metrics.count(metrics.CALLS_STARTED, "fr")
+            metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
             metrics.flush()
             os._exit(0)
         os.waitpid(pid, 0)
