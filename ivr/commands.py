@@ -6,11 +6,12 @@ import sys
 
 import click
 
-from . import tester
+from . import tester, timing
 from .bench import bench_command
 from .fallback import fallback_command
 from .load import inspect
 from .model import RECORDABLE_PROMPTS
+from .yamlfile import read
 
 
 @click.command("check")
@@ -21,6 +22,8 @@ def check_command(menus, prompts_dir):
     from . import MENUS_FILE
     menus = menus or str(MENUS_FILE)
     line, problems = inspect(menus, prompts_dir)
+    if line is not None:
+        problems = problems + timing.problems(line, read(menus))
     for problem in problems:
         click.echo(str(problem))
     errors = sum(p.severity == "error" for p in problems)
@@ -53,13 +56,15 @@ def _load_or_exit(menus, prompts_dir):
 @click.argument("menus", required=False, envvar="IVR_MENUS")
 @click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files")
 @click.option("--lang", help="only this language, e.g. fr or nl")
-def tree_command(menus, prompts_dir, lang):
+@click.option("--timing", "with_timing", is_flag=True,
+              help="seconds of speech until the first topic and each helpline's number, against the budget")
+def tree_command(menus, prompts_dir, lang, with_timing):
     """Print the phone tree as a caller hears it: keys, helplines, numbers, transfers."""
     from .overview import tree
     line = _load_or_exit(menus, prompts_dir)
     if lang and line.language(lang) is None:
         raise click.BadParameter(f"the line offers {', '.join(l.code for l in line.languages)}", param_hint="--lang")
-    click.echo(tree(line, lang), nl=False)
+    click.echo(timing.report(line, lang) if with_timing else tree(line, lang), nl=False)
 
 
 @click.command("map")

@@ -1,9 +1,10 @@
 """The static TwiML Twilio plays when the line itself does not answer ("Primary handler fails").
 
-It must work with no server of ours: no <Gather>, no URL to call back. In every language, in its
-own voice: the line has a problem, the emergency and police numbers, then the helplines chosen
-under `fallback:` in menus.yaml, each read as the line reads them (number twice). Then either a
-goodbye, or a transfer to the one helpline `fallback: transfer:` names.
+It must work with no server of ours: no <Gather>, no URL to call back. First, in every language
+and its own voice, that the line has a problem and the emergency and police numbers; then, per
+language, the helplines chosen under `fallback:` in menus.yaml, each read as the line reads them
+(number twice). Then either a goodbye, or a transfer to the one helpline `fallback: transfer:`
+names, after which the call ends.
 
     fallback:
       helplines:            # per language; default: the helplines with a number on the main menu
@@ -21,7 +22,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from . import speech
 from .load import MenuError, load
 from .model import Helpline, Language, Line, Menu, Page
-from .numbers import EMERGENCY, spoken, to_e164
+from .numbers import EMERGENCY, to_e164
+from .twiml import say_all
 from .yamlfile import Problem, read
 
 
@@ -100,33 +102,43 @@ def main_menu_helplines(language: Language) -> tuple[Helpline, ...]:
     return tuple(found)
 
 
+def sequence(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: Helpline | None) -> list:
+    """What the fallback says, in order: the emergency number in every language first, so that no
+    caller waits through another language before hearing 112; then each language's helplines;
+    then a goodbye, or the transfer (its number said before it rings, since nothing can be said
+    after a transfer that ended well). The Transfer marker stands where the <Dial> goes."""
+    said: list = []
+    for language in line.languages:
+        said.append(speech.sentence(language, "line_down", emergency=line.emergency_number,
+                                    police=line.police_number))
+    for language in line.languages:
+        if readings[language.code]:
+            said.append(speech.sentence(language, "line_down_helplines"))
+        for helpline in readings[language.code]:
+            said.extend(speech.helpline_reading(language, helpline, None))
+    if transfer is None:
+        said.extend(speech.sentence(language, "line_down_goodbye") for language in line.languages)
+        return said
+    for language in line.languages:
+        said.append(speech.sentence(language, "transferring"))
+        said.append(speech.sentence(language, "dial_yourself", number=transfer.number))
+    said.append(transfer)
+    return said
+
+
 def render(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: Helpline | None,
            caller_id: str | None) -> str:
     response = VoiceResponse()
-
-    def say(said: speech.Said):
-        # Always the voice, never an operator's recording: <Play> would need our server for the file.
-        language = line.language(said.language)
-        response.say(said.text, voice=language.voice, language=language.speech_language)
-
-    for language in line.languages:
-        say(speech.sentence(language, "line_down", emergency=spoken(line.emergency_number),
-                            police=spoken(line.police_number)))
-        for helpline in readings[language.code]:
-            for said in speech.helpline_reading(language, helpline, None):
-                say(said)
-        if transfer is None:
-            say(speech.sentence(language, "line_down_goodbye"))
-    if transfer is not None:
-        for language in line.languages:
-            say(speech.sentence(language, "transferring", name=transfer.name))
-        # No action URL: when the transfer ends Twilio goes on to the next verbs, with no server.
-        dial = response.dial(timeout=line.ring_seconds,
-                             caller_id=None if transfer.show_caller_number else caller_id)
-        dial.number(transfer.transfer)
-        for language in line.languages:
-            say(speech.sentence(language, "dial_yourself", number=spoken(transfer.number)))
-            say(speech.sentence(language, "line_down_goodbye"))
+    for item in sequence(line, readings, transfer):
+        if isinstance(item, Helpline):
+            # No action URL: when the transfer ends, Twilio goes on to the next verb, <Hangup>:
+            # a caller whose call went well hears nothing more.
+            dial = response.dial(timeout=line.ring_seconds,
+                                 caller_id=None if item.show_caller_number else caller_id)
+            dial.number(item.transfer, send_digits=item.press_after_answer)
+        else:
+            # Always the voice, never an operator's recording: <Play> would need our server for the file.
+            say_all(line, response, (item,), media_url=None)
     response.hangup()
     return str(response)
 

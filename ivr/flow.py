@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 
 from . import speech
 from .model import Language, Line, Menu, Page
-from .numbers import spoken
 from .speech import Said
 
 # Twilio's DialCallStatus values after a <Dial> ends.
@@ -48,6 +47,7 @@ class Transfer:
     show_caller_number: bool
     ring_seconds: int
     then: Step  # where Twilio posts the outcome
+    press_after_answer: str | None = None  # keys sent once the helpline answers (its switchboard's choice)
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,14 @@ def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now
         return menu_changed(line, language, now)
     if silences > line.silences_before_goodbye:
         return Reply(
-            said=(speech.sentence(language, "silence_goodbye", emergency=spoken(line.emergency_number)),),
+            said=(speech.sentence(language, "silence_goodbye", emergency=line.emergency_number),),
             next=HangUp(), outcome="goodbye",
         )
     said = speech.safety(line, language) if fresh else ()
     if isinstance(where, Menu):
-        said += speech.menu(language, where)
+        said += speech.menu(line, language, where)
+        if fresh:
+            said += speech.other_languages(line, language)
         outcome = "menu" if at else "main_menu"
     else:
         said += speech.page(line, language, where, at, now)
@@ -162,10 +164,11 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
                 return _prefixed(said, node(line, language, at, silences, now), "closed")
             if transfer_key == digits:
                 return Reply(
-                    said=(speech.sentence(language, "transferring", name=helpline.name),),
+                    said=(speech.sentence(language, "transferring"),),
                     next=Transfer(
                         helpline.transfer, helpline.show_caller_number, line.ring_seconds,
                         then=Step("dialed", language.code, at, helpline=helpline.id),
+                        press_after_answer=helpline.press_after_answer,
                     ),
                     outcome="transfer",
                 )
@@ -183,9 +186,10 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
     if helpline is None:
         return menu_changed(line, language, now)
     if status in CONNECTED:
-        said = (speech.sentence(language, "transfer_ended", name=helpline.name),)
-        return _prefixed(said, node(line, language, (), 0, now), "transfer_ended")
-    said = [speech.sentence(language, FAILURES.get(status, "transfer_failed"), name=helpline.name)]
+        # The caller may have put the phone down because someone came in: nothing more is said
+        # that could tell what the call was about.
+        return Reply(said=(speech.sentence(language, "transfer_ended"),), next=HangUp(), outcome="transfer_ended")
+    said = [speech.sentence(language, FAILURES.get(status, "transfer_failed"))]
     yourself = speech.dial_yourself(language, helpline)
     if yourself:
         said.append(yourself)
@@ -224,9 +228,9 @@ def technical_problem(line: Line, language: Language | None, again: bool) -> Rep
     """
     language = language or line.language(line.default_language)
     if again:
-        said = (speech.sentence(language, "silence_goodbye", emergency=spoken(line.emergency_number)),)
+        said = (speech.sentence(language, "silence_goodbye", emergency=line.emergency_number),)
         return Reply(said=said, next=HangUp(), outcome="technical_problem")
-    sorry = speech.sentence(language, "technical_problem", emergency=spoken(line.emergency_number))
+    sorry = speech.sentence(language, "technical_problem", emergency=line.emergency_number)
     return Reply(said=(sorry,), next=Step("node", language.code, (), 0, after_error=True), outcome="technical_problem")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import numbers
-from .model import (AUDIO_TYPES, PROMPTS, RECORDABLE_PROMPTS, Helpline, Keys, Language, Line, Menu,
+from .model import (AUDIO_TYPES, PROMPTS, RECORDABLE_PROMPTS, Budget, Helpline, Keys, Language, Line, Menu,
                     OpeningHours, Option, Recording)
 from .yamlfile import Located, Place, Problem, YamlFileError, read
 
@@ -28,20 +28,23 @@ from .yamlfile import Located, Place, Problem, YamlFileError, read
 TOP_FIELDS = {"languages", "default_language", "keys", "emergency_number", "police_number", "timing",
               "fallback"}  # read and checked by ivr/fallback.py
 KEY_FIELDS = {"repeat", "back", "main_menu", "change_language", "quick_exit"}
-TIMING_FIELDS = {"listen_seconds", "silences_before_goodbye", "ring_seconds"}
+TIMING_FIELDS = {"listen_seconds", "silences_before_goodbye", "ring_seconds",
+                 "first_topic_within", "numbers_within", "sooner", "page_within"}  # the last four: ivr/timing.py
 LANGUAGE_FIELDS = {"main_menu", "menus", "helplines"}
 MENU_FIELDS = {"intro", "options"}
 OPTION_FIELDS = {"key", "say", "menu", "helpline", "helplines"}
 HELPLINE_FIELDS = {
     "name", "about", "hours", "free", "anonymous", "number", "transfer", "how_to_reach",
-    "show_caller_number", "source", "checked", "opening_hours", "if_closed",
+    "show_caller_number", "source", "checked", "opening_hours", "if_closed", "press_after_answer", "more",
 }
+PRESS_AFTER_ANSWER = re.compile(r"^[0-9*#w]{1,20}$")  # Twilio's sendDigits: keys, and w for half a second
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PROMPT_FILE_FIELDS = {"voice", "language"} | set(PROMPTS)
 KEYPAD = set("0123456789*#")
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # menu and helpline names travel in URLs as they are
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-DEFAULT_TIMING = {"listen_seconds": 6, "silences_before_goodbye": 2, "ring_seconds": 25}
+DEFAULT_TIMING = {"listen_seconds": 6, "silences_before_goodbye": 1, "ring_seconds": 25}
+PUBLIC_HOLIDAYS = "public holidays"  # in opening_hours' closed: list, Belgium's public holidays
 
 
 class MenuError(Exception):
@@ -230,6 +233,7 @@ def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
         recordings = _recordings(check, prompts_dir / code, set(helplines) | set(top[code].get("helplines") or {}), digest)
         languages.append(Language(code, lkey, voice, speech_language, texts, main, menus, helplines, recordings))
 
+    budget = _budget(check, doc, top.get("timing"), languages)
     if check.failed:
         return None, check.problems
     return Line(
@@ -242,6 +246,7 @@ def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
         silences_before_goodbye=timing["silences_before_goodbye"],
         ring_seconds=timing["ring_seconds"],
         version=digest.hexdigest()[:12],
+        budget=budget,
     ), check.problems
 
 
@@ -270,7 +275,8 @@ def _keys(check: _Checker, doc: Located, value) -> Keys:
 
 def _timing(check: _Checker, doc: Located, value) -> dict:
     given = check.fields(doc, ("timing",), value, TIMING_FIELDS, "timing")
-    limits = {"listen_seconds": (3, 20), "silences_before_goodbye": (1, 5), "ring_seconds": (10, 60)}
+    # A silent caller hears the list of topics at most twice in all: once, and once more at most.
+    limits = {"listen_seconds": (3, 20), "silences_before_goodbye": (0, 1), "ring_seconds": (10, 60)}
     out = dict(DEFAULT_TIMING)
     for name, (low, high) in limits.items():
         if name in given:
@@ -280,6 +286,32 @@ def _timing(check: _Checker, doc: Located, value) -> dict:
             else:
                 out[name] = v
     return out
+
+
+def _budget(check: _Checker, doc: Located, value, languages: list) -> Budget:
+    """timing: first_topic_within, numbers_within, page_within (seconds) and sooner: {helpline: seconds}."""
+    given = value if isinstance(value, dict) else {}
+    out = {}
+    for name, field in (("first_topic_within", "first_topic"), ("numbers_within", "numbers"), ("page_within", "page")):
+        if name in given:
+            v = given[name]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 5 <= v <= 600:
+                check.error(doc.place("timing", name), f"timing: {name} should be a number of seconds from 5 to 600")
+            else:
+                out[field] = v
+    sooner = given.get("sooner") or {}
+    known = {h for language in languages for h in language.helplines}
+    if not isinstance(sooner, dict):
+        check.error(doc.place("timing", "sooner"), "timing: sooner should list helplines with their seconds, like ecoute-violences-conjugales: 35")
+        sooner = {}
+    for hid, seconds in sooner.items():
+        if str(hid) not in known:
+            check.error(doc.place("timing", "sooner", hid), f"timing: sooner names '{hid}', which is no helpline of any language{_suggest(hid, known)}")
+        elif isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 5 <= seconds <= 600:
+            check.error(doc.place("timing", "sooner", hid), f"timing: sooner: {hid} should be a number of seconds from 5 to 600")
+    out["sooner"] = MappingProxyType({str(h): float(v) for h, v in sooner.items()
+                                      if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return Budget(**out)
 
 
 def _fixed_number(check: _Checker, doc: Located, top: dict, name: str, default: str):
@@ -551,14 +583,26 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
     if not isinstance(if_closed, list) or not all(isinstance(h, str) for h in if_closed):
         check.error(doc.place(*path, "if_closed"), "if_closed should list helplines to name when this one is closed, e.g. [tele-accueil]")
         if_closed = []
-    elif if_closed and (opening is None or opening.always):
-        check.warning(doc.place(*path, "if_closed"), f"helpline '{hid}' has if_closed but no opening_hours that ever close it")
+    elif if_closed and opening is not None and opening.always:
+        check.warning(doc.place(*path, "if_closed"), f"helpline '{hid}' has if_closed but its opening_hours never close it")
+    if transfer is not None and "opening_hours" not in data and not if_closed:
+        # Putting a frightened caller through to a line that rings out at night is worse than
+        # reading them its number: a transfer needs confirmed hours, or an open line to name.
+        check.error(doc.place(*path, "transfer"), f"helpline '{hid}' may be put through but has no opening_hours: add the hours a source confirms, or if_closed: a line that answers day and night (e.g. [tele-accueil]), said in case nobody answers")
+    more = check.text(doc, path + ("more",), data.get("more"), "more", required=False)
+    press = data.get("press_after_answer")
+    if press is not None:
+        press = str(press).strip()
+        if not PRESS_AFTER_ANSWER.match(press):
+            check.error(doc.place(*path, "press_after_answer"), f"helpline '{hid}': press_after_answer should be the keys to press once the line answers, like \"1\" (w waits half a second: \"ww1\")")
+        elif transfer is None:
+            check.error(doc.place(*path, "press_after_answer"), f"helpline '{hid}': press_after_answer is only used when callers are put through (transfer:)")
     if len(check.problems) > errors_before and any(p.severity == "error" for p in check.problems[errors_before:]):
         return None
     return Helpline(
         id=hid, name=name, about=about, hours=hours, free=free, anonymous=anonymous, number=number,
         transfer=transfer, how_to_reach=how, show_caller_number=show_caller, source=source, checked=checked,
-        opening_hours=opening, if_closed=tuple(if_closed),
+        opening_hours=opening, if_closed=tuple(if_closed), press_after_answer=press, more=more,
     )
 
 
@@ -575,14 +619,15 @@ def _opening_hours(check: _Checker, doc: Located, path: tuple, value) -> Opening
     if not isinstance(value, dict):
         check.error(doc.place(*path), "opening_hours should be 'always' or days with hours, like monday-friday: \"09:00-19:00\"")
         return None
-    weekly, closed = [], set()
+    weekly, closed, holidays_closed = [], set(), False
     for spec, hours in value.items():
         where = doc.place(*path, spec)
         if spec == "closed":
-            if not isinstance(hours, list) or not all(isinstance(d, datetime.date) for d in hours):
-                check.error(where, "closed should list dates like [2026-12-25, 2027-01-01]")
+            if not isinstance(hours, list) or not all(isinstance(d, datetime.date) or d == PUBLIC_HOLIDAYS for d in hours):
+                check.error(where, f"closed should list dates like [{PUBLIC_HOLIDAYS}, 2026-12-24, 2027-01-02]")
             else:
-                closed.update(hours)
+                holidays_closed = PUBLIC_HOLIDAYS in hours
+                closed.update(d for d in hours if d != PUBLIC_HOLIDAYS)
             continue
         days = _days(str(spec))
         if days is None:
@@ -605,7 +650,8 @@ def _opening_hours(check: _Checker, doc: Located, path: tuple, value) -> Opening
     if not weekly:
         check.error(doc.place(*path), "opening_hours gives no day with hours; use 'always' for a line that always answers")
         return None
-    return OpeningHours(always=False, weekly=tuple(weekly), closed=frozenset(closed))
+    return OpeningHours(always=False, weekly=tuple(weekly), closed=frozenset(closed),
+                        closed_on_public_holidays=holidays_closed)
 
 
 def _days(spec: str) -> list[int] | None:

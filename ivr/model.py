@@ -12,13 +12,17 @@ from types import MappingProxyType
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+import holidays
+
 from .numbers import PhoneNumber
 
 # Every fixed sentence a language must provide, with the blanks each may use. The loader refuses
 # a prompts file that lacks one or uses a blank that is not listed.
 PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "language_choice": frozenset({"key"}),  # said in its own voice: "Pour le français, appuyez sur 1."
+    # Said first, right after the language choice: short, because every second before help counts.
     "safety": frozenset({"emergency", "police", "quick_exit"}),
+    # Said after a menu's options, never before them.
     "keys_help": frozenset({"repeat", "back", "main_menu"}),
     "option": frozenset({"what", "key"}),
     "not_an_option": frozenset(),
@@ -29,13 +33,16 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "anonymous": frozenset(),
     "number_to_call": frozenset({"number"}),
     "hang_up_and_dial": frozenset({"number"}),
-    "transfer_offer": frozenset({"name", "key"}),
+    # Sentences about a transfer never name the service: someone in the room may hear them.
+    "transfer_offer": frozenset({"key"}),
+    "if_no_answer": frozenset({"name", "number"}),  # a line whose hours are not confirmed: the open one to call
+    "call_history": frozenset(),  # at the end of a page of helplines
     "page_help": frozenset({"repeat", "back", "main_menu"}),
-    "transferring": frozenset({"name"}),
-    "transfer_busy": frozenset({"name"}),
-    "transfer_no_answer": frozenset({"name"}),
-    "transfer_failed": frozenset({"name"}),
-    "transfer_ended": frozenset({"name"}),
+    "transferring": frozenset(),
+    "transfer_busy": frozenset(),
+    "transfer_no_answer": frozenset(),
+    "transfer_failed": frozenset(),
+    "transfer_ended": frozenset(),  # then the line hangs up
     "dial_yourself": frozenset({"number"}),
     "after_transfer": frozenset({"key", "main_menu"}),
     "menu_changed": frozenset(),
@@ -45,20 +52,23 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "open_alternative": frozenset({"name"}),
     "key_star": frozenset(),
     "key_hash": frozenset(),
-    # The static fallback document (`python -m ivr fallback`), played when the line itself is down.
+    # The static fallback document (`python -m ivr fallback`), played when the line itself is down:
+    # first line_down in every language, then each language's helplines after line_down_helplines.
     "line_down": frozenset({"emergency", "police"}),
+    "line_down_helplines": frozenset(),
     "line_down_goodbye": frozenset(),
 })
 
 
 # Fixed sentences an operator may replace by a recording: those that are the same every time
 # they are said (their blanks are the line's fixed numbers and keys). A helpline's recording
-# replaces its name, description and hours; its number is always read from menus.yaml, so a
+# replaces its name and description; its number is always read from menus.yaml, so a
 # recording can never give a caller an outdated number.
 RECORDABLE_PROMPTS = frozenset({
     "safety", "keys_help", "page_help", "not_an_option", "silence_goodbye", "quick_exit_message",
     "free_and_anonymous", "free", "anonymous", "menu_changed", "technical_problem", "open_now",
-    "closed_now",
+    "closed_now", "call_history", "transferring", "transfer_busy", "transfer_no_answer", "transfer_failed",
+    "transfer_ended",
 })
 AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}  # what Twilio's <Play> accepts and we serve
 
@@ -89,6 +99,9 @@ class Keys:
 
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+# Belgium's public holidays, from the maintained `holidays` package rather than a list kept by hand;
+# it works each year out the first time a date of that year is asked about.
+PUBLIC_HOLIDAYS = holidays.country_holidays("BE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +112,13 @@ class OpeningHours:
     always: bool
     weekly: tuple[tuple[int, int, int], ...] = ()  # (weekday, Monday = 0; start; end) in minutes
     closed: frozenset[datetime.date] = frozenset()
+    closed_on_public_holidays: bool = False
 
     def is_open(self, now: datetime.datetime) -> bool:
         if self.always:
             return True
         local = now.astimezone(BRUSSELS) if now.tzinfo else now
-        if local.date() in self.closed:
+        if self.closed_on(local.date()):
             return False
         minute = local.hour * 60 + local.minute
         today = local.weekday()
@@ -113,9 +127,12 @@ class OpeningHours:
             if day == today and start <= minute < end:
                 return True
             if day == yesterday and end > 1440 and minute < end - 1440 \
-                    and local.date() - datetime.timedelta(days=1) not in self.closed:
+                    and not self.closed_on(local.date() - datetime.timedelta(days=1)):
                 return True
         return False
+
+    def closed_on(self, day: datetime.date) -> bool:
+        return day in self.closed or (self.closed_on_public_holidays and day in PUBLIC_HOLIDAYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +150,9 @@ class Helpline:
     source: str | None
     checked: datetime.date | None
     opening_hours: OpeningHours | None = None  # None: not confirmed, so never claimed
-    if_closed: tuple[str, ...] = ()  # helplines to name instead while this one is closed
+    if_closed: tuple[str, ...] = ()  # helplines to name instead while this one is closed (or may be)
+    press_after_answer: str | None = None  # keys Twilio sends once the transfer is answered (a switchboard's choice)
+    more: str | None = None  # said after the number and the hours: a chat, a website
 
     def open_at(self, now: datetime.datetime) -> bool | None:
         """True or False when the hours are known, None when they are not."""
@@ -216,6 +235,14 @@ class Language:
                 return candidate
         return None
 
+    def open_elsewhere(self, helpline: Helpline, now: datetime.datetime) -> Helpline | None:
+        """The first line of `helpline`'s if_closed whose hours say it is open now."""
+        for other_id in helpline.if_closed:
+            other = self.helplines.get(other_id)
+            if other is not None and other.open_at(now) and (other.number or other.how_to_reach):
+                return other
+        return None
+
     def node_id(self, path: tuple[str, ...]) -> str | None:
         """What is at `path`: a menu's name, or the helplines of a page ("urgence-medicale,police").
         Travels in the URL with the path, so a caller whose keys now lead somewhere else after
@@ -244,6 +271,18 @@ class Language:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """Seconds of speech a caller may wait, from the start of the call, on the fastest path."""
+    first_topic: float = 20  # until the main menu's first topic has been offered
+    numbers: float = 60  # until any helpline's number starts
+    sooner: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # per helpline id
+    page: float = 45  # one menu or page read through once
+
+    def for_number(self, helpline_id: str) -> float:
+        return self.sooner.get(helpline_id, self.numbers)
+
+
+@dataclass(frozen=True, slots=True)
 class Line:
     languages: tuple[Language, ...]  # in the order the language choice says them
     default_language: str
@@ -254,6 +293,7 @@ class Line:
     silences_before_goodbye: int
     ring_seconds: int  # how long a transfer rings before the caller hears it did not answer
     version: str  # a short hash of the files this was loaded from
+    budget: Budget = field(default_factory=Budget)  # how long a caller may wait for help, checked by `ivr check` (ivr.timing)
 
     def language(self, code: str | None) -> Language | None:
         for language in self.languages:

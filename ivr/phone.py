@@ -4,7 +4,8 @@ without a phone. It is the one implementation of Twilio's behaviour in the proje
 
 The Twilio rules it follows (https://www.twilio.com/docs/voice/twiml):
 - Verbs run in document order; when the document runs out, Twilio hangs up.
-- <Say> and <Play> are heard; <Pause> is silence. Inside a <Gather> they are heard too, and a
+- <Say> and <Play> are heard; <Pause> is silence. A <Say> may hold SSML: the phone writes
+  <say-as interpret-as="digits"> digit by digit and a <break> as a comma, as the ear hears them. Inside a <Gather> they are heard too, and a
   key pressed while they play interrupts them.
 - <Gather> waits for keys. It ends on `numDigits` keys, on `finishOnKey` (default '#', not sent
   in Digits but as `FinishedOnKey`; '' disables it), or after `timeout` seconds (default 5) of
@@ -25,6 +26,7 @@ The Twilio rules it follows (https://www.twilio.com/docs/voice/twiml):
 """
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -272,7 +274,7 @@ class Call:
 
     def _hear(self, verb: ET.Element):
         if verb.tag == "Say":
-            heard = Heard((verb.text or "").strip(), verb.get("language"), verb.get("voice"))
+            heard = Heard(_ssml_text(verb), verb.get("language"), verb.get("voice"))
             self.transcript.append(f"{heard.language or '?'}: {heard.text}")
         elif verb.tag == "Play":
             heard = Heard((verb.text or "").strip(), kind="play")
@@ -286,6 +288,20 @@ class Call:
             self.transcript.append(f"[{why}]")
         self.transcript.append("[call ended]")
         self.ended, self.waiting = True, None
+
+
+def _ssml_text(say: ET.Element) -> str:
+    """What a <Say> speaks, as a tester reads it: "0 8 0 0, 3 0, 0 3 0" for a number in SSML."""
+    def visit(element: ET.Element) -> str:
+        if element.tag == "say-as" and element.get("interpret-as") == "digits":
+            inner = " ".join(element.text or "")
+        elif element.tag == "break":
+            inner = ", "
+        else:
+            inner = (element.text or "") + "".join(visit(child) + (child.tail or "") for child in element)
+        return inner
+    text = " ".join(visit(say).split())
+    return re.sub(r"\s*,(\s*,)*\s*", ", ", text).replace(", .", ".").strip()
 
 
 def twilio_params(caller: str = CALLER, line: str = LINE, call_sid: str = CALL_SID) -> dict:

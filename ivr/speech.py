@@ -1,23 +1,28 @@
 """What the line says: sentences built from the prompts and the menu model, per language.
 
-Nothing here knows about Twilio or HTTP: a sentence is plain text in one language, and
-`ivr.twiml` gives it a voice. Phone numbers are spelled digit by digit in their Belgian groups
-(see `ivr.numbers.spoken`), so testers can read them in the TwiML too.
+Nothing here knows about Twilio or HTTP: a sentence is text in one language, and `ivr.twiml`
+gives it a voice. The phone numbers in a sentence stay numbers (`Said.parts`), so the voice can
+read them digit by digit in their Belgian groups; `Said.text` spells them out ("0 8 0 0, 3 0,
+0 3 0") for testers and logs of what was said.
 """
 from __future__ import annotations
 
 import datetime
+import functools
+import string
 from dataclasses import dataclass
 
 from .model import Helpline, Language, Line, Menu, Page, Recording
-from .numbers import FULL, spoken
+from .numbers import FULL, PhoneNumber, spoken
 
 
 @dataclass(frozen=True)
 class Said:
-    text: str
+    text: str  # as a tester reads it, numbers spelled digit by digit
     language: str  # a language code of the line: "fr", "nl"
     recording: Recording | None = None  # played instead of speaking the text, where an operator recorded it
+    parts: tuple[str | PhoneNumber, ...] = ()  # the text cut around its phone numbers; () when it has none
+    offers: str | None = None  # the key this sentence offers the caller ("..., appuyez sur 2.")
 
 
 def key_name(language: Language, key: str) -> str:
@@ -28,43 +33,75 @@ def key_name(language: Language, key: str) -> str:
     return key
 
 
-def sentence(language: Language, prompt: str, **blanks: str) -> Said:
-    return Said(language.prompts[prompt].format(**blanks), language.code, language.recordings.get(prompt))
+@functools.lru_cache(maxsize=1024)
+def _template(text: str) -> tuple[tuple[str, str | None], ...]:
+    """A prompt cut into (literal text, blank or None); prompts are few, and read on every webhook."""
+    return tuple((literal, blank) for literal, blank, _, _ in string.Formatter().parse(text))
+
+
+def sentence(language: Language, prompt: str, offers: str | None = None, **blanks: str | PhoneNumber) -> Said:
+    parts: list[str | PhoneNumber] = []
+    for literal, blank in _template(language.prompts[prompt]):
+        parts.append(literal)
+        if blank is not None:
+            value = blanks[blank]
+            parts.append(value if isinstance(value, PhoneNumber) else str(value))
+    return said_with_numbers(parts, language.code, language.recordings.get(prompt), offers)
+
+
+def said_with_numbers(parts, language_code: str, recording: Recording | None = None,
+                      offers: str | None = None) -> Said:
+    merged: list[str | PhoneNumber] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    text = "".join(spoken(p) if isinstance(p, PhoneNumber) else p for p in merged)
+    has_number = any(isinstance(p, PhoneNumber) for p in merged)
+    return Said(text, language_code, recording, tuple(merged) if has_number else (), offers)
+
+
+def numbers_in(said: Said) -> tuple[PhoneNumber, ...]:
+    return tuple(p for p in said.parts if isinstance(p, PhoneNumber))
 
 
 def language_choice(line: Line) -> tuple[Said, ...]:
     """Each language offers itself, in its own voice."""
-    return tuple(sentence(lang, "language_choice", key=key_name(lang, lang.key)) for lang in line.languages)
+    return tuple(sentence(lang, "language_choice", offers=lang.key, key=key_name(lang, lang.key))
+                 for lang in line.languages)
 
 
 def safety(line: Line, language: Language) -> tuple[Said, ...]:
-    """Said once per call, before any menu: danger first, then how this line keeps callers safe."""
-    keys = line.keys
-    said = [
-        sentence(
-            language, "safety",
-            emergency=spoken(line.emergency_number),
-            police=spoken(line.police_number),
-            quick_exit=key_name(language, keys.quick_exit),
-        ),
-        sentence(
-            language, "keys_help",
-            repeat=key_name(language, keys.repeat),
-            back=key_name(language, keys.back),
-            main_menu=key_name(language, keys.main_menu),
-        ),
-    ]
-    # The way to another language is said in that language, so its speakers recognise it.
-    for other in line.languages:
-        if other.code != language.code:
-            said.append(sentence(other, "language_choice", key=key_name(other, keys.change_language)))
-    return tuple(said)
+    """Said once per call, before any menu: danger first, and the key that ends the call."""
+    return (sentence(
+        language, "safety",
+        emergency=line.emergency_number,
+        police=line.police_number,
+        quick_exit=key_name(language, line.keys.quick_exit),
+    ),)
 
 
-def menu(language: Language, node: Menu) -> tuple[Said, ...]:
+def other_languages(line: Line, language: Language) -> tuple[Said, ...]:
+    """The way to another language, said in that language so its speakers recognise it."""
+    key = line.keys.change_language
+    return tuple(sentence(other, "language_choice", offers=key, key=key_name(other, key))
+                 for other in line.languages if other.code != language.code)
+
+
+def menu(line: Line, language: Language, node: Menu) -> tuple[Said, ...]:
+    """The options first, each description then key; how to hear them again after them."""
     said = [Said(node.intro, language.code)] if node.intro else []
     for option in node.options:
-        said.append(sentence(language, "option", what=option.say, key=key_name(language, option.key)))
+        said.append(sentence(language, "option", offers=option.key, what=option.say,
+                             key=key_name(language, option.key)))
+    keys = line.keys
+    said.append(sentence(
+        language, "keys_help",
+        repeat=key_name(language, keys.repeat),
+        back=key_name(language, keys.back),
+        main_menu=key_name(language, keys.main_menu),
+    ))
     return tuple(said)
 
 
@@ -74,9 +111,11 @@ def page(line: Line, language: Language, node: Page, at: tuple[str, ...], now: d
     for helpline in node.helplines:
         is_open = helpline.open_at(now)
         # A closed line is not offered for transfer; the caller hears an open one instead.
-        said.extend(helpline_reading(language, helpline, None if is_open is False else transfer_keys.get(helpline.id), is_open))
+        key = None if is_open is False else transfer_keys.get(helpline.id)
+        said.extend(helpline_reading(language, helpline, key, is_open, now))
         if is_open is False:
             said.extend(alternative(language, helpline, at, now))
+    said.append(sentence(language, "call_history"))
     said.append(page_help(line, language))
     return tuple(said)
 
@@ -92,14 +131,25 @@ def page_help(line: Line, language: Language) -> Said:
 
 
 def helpline_reading(language: Language, helpline: Helpline, transfer_key: str | None,
-                     is_open: bool | None = None) -> tuple[Said, ...]:
-    """As a volunteer would say it: who, what, when, free or anonymous, then the number twice."""
+                     is_open: bool | None = None, now: datetime.datetime | None = None) -> tuple[Said, ...]:
+    """As a volunteer would say it, the number early: who and what, the number twice, the key to
+    be put through, then the hours, free or anonymous, and anything more."""
     recording = language.recordings.get(helpline.id)
-    description = " ".join(_end(fact) for fact in (helpline.name, helpline.about, helpline.hours) if fact)
+    facts = [fact for fact in (helpline.name, helpline.about) if fact]
     if recording:
-        said = [Said(description, language.code, recording)]
+        said = [Said(" ".join(_end(fact) for fact in facts), language.code, recording)]
     else:
-        said = [Said(_end(fact), language.code) for fact in (helpline.name, helpline.about, helpline.hours) if fact]
+        said = [Said(_end(fact), language.code) for fact in facts]
+    said.extend(reaching(language, helpline))
+    if transfer_key:
+        said.append(sentence(language, "transfer_offer", offers=transfer_key, key=key_name(language, transfer_key)))
+        if is_open is None and now is not None:
+            # Hours no source confirms: name a line that is open now, in case nobody answers.
+            other = language.open_elsewhere(helpline, now)
+            if other is not None and other.number is not None:
+                said.append(sentence(language, "if_no_answer", name=other.name, number=other.number))
+    if helpline.hours:
+        said.append(Said(_end(helpline.hours), language.code))
     if is_open is not None and not helpline.opening_hours.always:
         said.append(sentence(language, "open_now" if is_open else "closed_now"))
     if helpline.free and helpline.anonymous:
@@ -108,9 +158,8 @@ def helpline_reading(language: Language, helpline: Helpline, transfer_key: str |
         said.append(sentence(language, "free"))
     elif helpline.anonymous:
         said.append(sentence(language, "anonymous"))
-    said.extend(reaching(language, helpline))
-    if transfer_key:
-        said.append(sentence(language, "transfer_offer", name=helpline.name, key=key_name(language, transfer_key)))
+    if helpline.more:
+        said.append(Said(_end(helpline.more), language.code))
     return tuple(said)
 
 
@@ -126,7 +175,7 @@ def reaching(language: Language, helpline: Helpline) -> tuple[Said, ...]:
     said = []
     if helpline.number is not None:
         prompt = "number_to_call" if helpline.number.kind == FULL else "hang_up_and_dial"
-        said.append(sentence(language, prompt, number=spoken(helpline.number)))
+        said.append(sentence(language, prompt, number=helpline.number))
     if helpline.how_to_reach:
         said.append(Said(_end(helpline.how_to_reach), language.code))
     return tuple(said)
@@ -135,7 +184,7 @@ def reaching(language: Language, helpline: Helpline) -> tuple[Said, ...]:
 def dial_yourself(language: Language, helpline: Helpline) -> Said | None:
     if helpline.number is None:
         return None
-    return sentence(language, "dial_yourself", number=spoken(helpline.number))
+    return sentence(language, "dial_yourself", number=helpline.number)
 
 
 def _end(text: str) -> str:
