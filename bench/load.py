@@ -111,7 +111,7 @@ def milestones(menus: Path, prompts: Path) -> tuple[str, ...]:
     line = load(menus, prompts)
     heard = []
     for language in line.languages:
-        heard.append(language.menus[language.main_menu].intro)
+        heard.append(language.menus[language.main_menu].options[0].say)
         heard.extend(h.name for h in language.helplines.values())
     return tuple(h for h in heard if h)
 
@@ -155,7 +155,9 @@ def rewrite_menus(menus: Path, original: str, results: Results, stop: float, eve
     """Alternately a valid edit (a sentence changes) and a broken file, written in place as an
     editor would."""
     n = 0
-    anchor = "Pour les victimes de violences sexuelles et leurs proches"
+    # The first topic of the first language's main menu: every call that gets anywhere hears it.
+    first = load(menus, menus.parent / "prompts").languages[0]
+    anchor = first.menus[first.main_menu].options[0].say
     assert anchor in original
     start = time.monotonic()
     while time.monotonic() < stop:

@@ -75,6 +75,7 @@ def _language(code, menu_count, helpline_count, menu_word, topic, line_word, abo
         }
         if n % 3 != 2:
             helpline["transfer"] = f"+32800{digits}"
+            helpline["opening_hours"] = "always"  # a line callers are put through to needs known hours
         helplines[hid] = helpline
         pages[n % len(pages)]["helplines"].append(hid)
     for page in pages:

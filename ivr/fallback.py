@@ -113,7 +113,7 @@ def sequence(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: He
                                     police=line.police_number))
     for language in line.languages:
         if readings[language.code]:
-            said.append(speech.sentence(language, "line_down_helplines"))
+            said.append(speech.sentence(language, "line_down_helplines", police=line.police_number))
         for helpline in readings[language.code]:
             said.extend(speech.helpline_reading(language, helpline, None))
     if transfer is None:

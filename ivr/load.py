@@ -233,7 +233,9 @@ def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
         recordings = _recordings(check, prompts_dir / code, set(helplines) | set(top[code].get("helplines") or {}), digest)
         languages.append(Language(code, lkey, voice, speech_language, texts, main, menus, helplines, recordings))
 
-    budget = _budget(check, doc, top.get("timing"), languages)
+    written = {str(h) for code in codes if isinstance(top.get(code), dict)
+               and isinstance(top[code].get("helplines"), dict) for h in top[code]["helplines"]}
+    budget = _budget(check, doc, top.get("timing"), written)
     if check.failed:
         return None, check.problems
     return Line(
@@ -288,7 +290,7 @@ def _timing(check: _Checker, doc: Located, value) -> dict:
     return out
 
 
-def _budget(check: _Checker, doc: Located, value, languages: list) -> Budget:
+def _budget(check: _Checker, doc: Located, value, known: set[str]) -> Budget:
     """timing: first_topic_within, numbers_within, page_within (seconds) and sooner: {helpline: seconds}."""
     given = value if isinstance(value, dict) else {}
     out = {}
@@ -300,7 +302,6 @@ def _budget(check: _Checker, doc: Located, value, languages: list) -> Budget:
             else:
                 out[field] = v
     sooner = given.get("sooner") or {}
-    known = {h for language in languages for h in language.helplines}
     if not isinstance(sooner, dict):
         check.error(doc.place("timing", "sooner"), "timing: sooner should list helplines with their seconds, like ecoute-violences-conjugales: 35")
         sooner = {}
@@ -360,7 +361,9 @@ def _prompts(check: _Checker, path: Path, digest) -> tuple[str, str, MappingProx
         unknown = used - blanks
         if unknown:
             allowed = ", ".join("{" + b + "}" for b in sorted(blanks)) or "none"
-            check.error(doc.place(name), f"the sentence '{name}' uses {', '.join('{' + u + '}' for u in sorted(unknown))}, which it cannot fill; it may use: {allowed}")
+            why = ("; sentences about a transfer never name the service, since someone in the room may hear them"
+                   if "name" in unknown and name.startswith("transfer") else "")
+            check.error(doc.place(name), f"the sentence '{name}' uses {', '.join('{' + u + '}' for u in sorted(unknown))}, which it cannot fill; it may use: {allowed}{why}")
             ok = False
             continue
         texts[name] = text
@@ -564,6 +567,7 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
         check.error(doc.place(*path), f"helpline '{hid}' needs a number: or, if it has none, how_to_reach: (a sentence saying how to contact it)")
 
     transfer = data.get("transfer")
+    transfer_problems = len(check.problems)
     if transfer is not None and not number_broken:  # a broken number is reported once, above
         transfer = str(transfer).strip()
         where = doc.place(*path, "transfer")
@@ -578,6 +582,7 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
             check.error(where, f"helpline '{hid}': transfer: needs the number: a caller hears, so they can dial it themselves")
         elif number.e164 != transfer:
             check.error(where, f"helpline '{hid}': transfer: {transfer} is not the number callers hear ({number.written} is {number.e164})")
+    transfer_valid = transfer is not None and not number_broken and len(check.problems) == transfer_problems
     opening = _opening_hours(check, doc, path + ("opening_hours",), data.get("opening_hours"))
     if_closed = data.get("if_closed") or []
     if not isinstance(if_closed, list) or not all(isinstance(h, str) for h in if_closed):
@@ -585,7 +590,7 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
         if_closed = []
     elif if_closed and opening is not None and opening.always:
         check.warning(doc.place(*path, "if_closed"), f"helpline '{hid}' has if_closed but its opening_hours never close it")
-    if transfer is not None and "opening_hours" not in data and not if_closed:
+    if transfer_valid and "opening_hours" not in data and not if_closed:
         # Putting a frightened caller through to a line that rings out at night is worse than
         # reading them its number: a transfer needs confirmed hours, or an open line to name.
         check.error(doc.place(*path, "transfer"), f"helpline '{hid}' may be put through but has no opening_hours: add the hours a source confirms, or if_closed: a line that answers day and night (e.g. [tele-accueil]), said in case nobody answers")

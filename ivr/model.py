@@ -55,7 +55,7 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     # The static fallback document (`python -m ivr fallback`), played when the line itself is down:
     # first line_down in every language, then each language's helplines after line_down_helplines.
     "line_down": frozenset({"emergency", "police"}),
-    "line_down_helplines": frozenset(),
+    "line_down_helplines": frozenset({"police"}),
     "line_down_goodbye": frozenset(),
 })
 

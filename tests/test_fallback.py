@@ -9,6 +9,7 @@ from ivr.commands import main
 from ivr.load import load
 from ivr.numbers import spoken
 from ivr.phone import Call, Transport, twilio_params
+from ivr.timing import SENTENCE_GAP_SECONDS, text_seconds
 
 CALLER_ID = "+3222000000"
 
@@ -35,11 +36,17 @@ def play(twiml):
     return Call(StaticFile(twiml), "https://handler.example.org", None, twilio_params()).start("/fallback.xml")
 
 
-def test_the_fallback_says_the_emergency_numbers_and_helplines_in_both_languages_then_hangs_up(tmp_path):
-    out = tmp_path / "fallback.xml"
-    result = fallback("--out", str(out))
+def heard_by_language(call):
+    heard = {"fr-BE": [], "nl-BE": []}
+    for h in call.heard:
+        heard[h.language].append(h.text)
+    return " ".join(heard["fr-BE"]), " ".join(heard["nl-BE"])
+
+
+def test_the_fallback_says_the_emergency_numbers_and_helplines_in_both_languages_then_hangs_up(menu_copy):
+    result = fallback(str(menu_copy.menus))
     assert result.exit_code == 0, result.output
-    twiml = out.read_text(encoding="utf-8")
+    twiml = result.output
     root = ET.fromstring(twiml)
     assert root.tag == "Response"
     # Nothing that needs a server: no Gather, no Redirect, no URL to call back.
@@ -48,65 +55,87 @@ def test_the_fallback_says_the_emergency_numbers_and_helplines_in_both_languages
 
     call = play(twiml)
     assert call.ended and call.transport.fetches == 1
-    heard = {"fr-BE": [], "nl-BE": []}
-    for h in call.heard:
-        heard[h.language].append(h.text)
-    french, dutch = " ".join(heard["fr-BE"]), " ".join(heard["nl-BE"])
-    assert "appelez le 1 1 2. Je répète : 1 1 2" in french and "police, appelez le 1 0 1" in french
-    assert "bel 1 1 2. Ik herhaal: 1 1 2" in dutch and "politie belt u 1 0 1" in dutch
-    line = load(ROOT / "menus.yaml")
-    for code, text, ids in [("fr", french, ["ecoute-violences-conjugales", "prevention-suicide"]),
-                            ("nl", dutch, ["hulplijn-1712", "zelfmoordlijn"])]:
+    french, dutch = heard_by_language(call)
+    assert "appelez le 1 1 2" in french and "police, appelez le 1 0 1" in french
+    assert "bel 1 1 2" in dutch and "politie belt u 1 0 1" in dutch
+    line = load(menu_copy.menus, menu_copy.prompts)
+    for code, text, ids in [("fr", french, ["ligne-couple", "ligne-nuit"]), ("nl", dutch, ["lijn-geweld"])]:
         for hid in ids:
             helpline = line.language(code).helplines[hid]
             assert helpline.name in text
             assert text.count(spoken(helpline.number)) == 2  # each number twice
-    assert "0 8 0 0, 3 0, 0 3 0" in french and "1 7 1 2" in dutch
     assert french.endswith("Au revoir.") and dutch.endswith("Tot ziens.")
 
 
+def test_the_fallback_says_112_in_every_language_before_any_helpline(menu_copy):
+    call = play(fallback(str(menu_copy.menus)).output)
+    elapsed, said_112 = 0.0, {}
+    for h in call.heard:
+        if "1 1 2" in h.text:  # the moment its last digit has been said
+            said_112.setdefault(h.language, elapsed + text_seconds(h.text[:h.text.index("1 1 2") + 5]))
+        elapsed += text_seconds(h.text) + SENTENCE_GAP_SECONDS
+    # Both languages, each in its own voice, one after the other, first thing.
+    assert [h.language for h in call.heard[:2]] == ["fr-BE", "nl-BE"]
+    assert set(said_112) == {"fr-BE", "nl-BE"} and max(said_112.values()) <= 15, said_112
+
+
+def test_the_shipped_fallback_says_112_in_both_languages_within_15_seconds_then_each_languages_lines():
+    from ivr.yamlfile import read
+    call = play(fallback(str(ROOT / "menus.yaml")).output)
+    elapsed, said_112 = 0.0, {}
+    for h in call.heard:
+        if "1 1 2" in h.text:  # the moment its last digit has been said
+            said_112.setdefault(h.language, elapsed + text_seconds(h.text[:h.text.index("1 1 2") + 5]))
+        elapsed += text_seconds(h.text) + SENTENCE_GAP_SECONDS
+    assert set(said_112) == {"fr-BE", "nl-BE"} and max(said_112.values()) <= 15, said_112
+    french, dutch = heard_by_language(call)
+    line = load(ROOT / "menus.yaml")
+    chosen = read(ROOT / "menus.yaml").data["fallback"]["helplines"]
+    for code, text in (("fr", french), ("nl", dutch)):
+        for hid in chosen[code]:
+            assert text.count(spoken(line.language(code).helplines[hid].number)) == 2, hid
+
+
 def test_a_language_without_a_list_gets_the_helplines_of_its_main_menu(menu_copy):
-    menu_copy.replace("    nl: [hulplijn-1712, zelfmoordlijn]\n", "")
+    menu_copy.replace("    nl: [lijn-geweld]\n", "")
     result = fallback(str(menu_copy.menus))
     assert result.exit_code == 0, result.output
     dutch = " ".join(h.text for h in play(result.output).heard if h.language == "nl-BE")
-    assert "1 7 1 2" in dutch and "Awel" in dutch  # keys 2 and 5 of the hoofdmenu
-    assert "Noodnummer" not in dutch  # 112 is said first anyway, not as a helpline
-    assert "Zelfmoordlijn" not in dutch  # one level down
+    assert "1 7 1 2" in dutch and "0 8 0 0, 3 2, 1 2 3" in dutch  # keys 1 and 2 of the hoofdmenu
 
 
-def test_the_fallback_can_put_callers_through_to_a_helpline(menu_copy):
-    menu_copy.replace("  # transfer: ecoute-violences-conjugales", "  transfer: ecoute-violences-conjugales")
+def test_the_fallback_can_put_callers_through_and_hangs_up_after_a_transfer_that_went_well(menu_copy):
+    menu_copy.replace("  # transfer: ligne-couple", "  transfer: ligne-couple")
     result = fallback(str(menu_copy.menus), "--caller-id", "02 200 00 00")
     assert result.exit_code == 0, result.output
     call = play(result.output)
     assert call.waiting == "dial" and call.dialing == "+3280030030"
     assert call.dial_attributes["callerId"] == CALLER_ID and "action" not in call.dial_attributes
-    assert "Je vous mets en relation avec Écoute Violences Conjugales" in call.said
-    assert "Ik verbind u door met Écoute Violences Conjugales" in call.said
-    call.dial_outcome("busy")  # no server to tell: Twilio goes on with the document
-    assert call.ended and "Vous pouvez appeler vous-même le 0 8 0 0, 3 0, 0 3 0" in call.said
+    # The number to dial is said before it rings: nothing can be said after a transfer that went well.
+    assert "Je vous mets en relation" in call.said and "Ik verbind u door" in call.said
+    assert "Vous pouvez appeler vous-même le 0 8 0 0, 3 0, 0 3 0" in call.said
+    assert "La ligne couple" not in call.said.split("Je vous mets en relation")[1]  # no name with the transfer
+    call.dial_outcome("completed")  # no server to tell: Twilio goes on with the document
+    assert call.ended and call.said == ""
 
 
 def test_a_transfer_without_a_caller_id_is_refused_so_the_callers_number_is_never_shown(menu_copy, monkeypatch):
     monkeypatch.delenv("IVR_TRANSFER_CALLER_ID", raising=False)
-    menu_copy.replace("  # transfer: ecoute-violences-conjugales", "  transfer: ecoute-violences-conjugales")
+    menu_copy.replace("  # transfer: ligne-couple", "  transfer: ligne-couple")
     result = fallback(str(menu_copy.menus))
     assert result.exit_code == 1
-    where = menu_copy.line_of("  transfer: ecoute-violences-conjugales")
+    where = menu_copy.line_of("  transfer: ligne-couple")
     assert f"menus.yaml:{where}:" in result.output and "caller ID" in result.output
 
 
 @pytest.mark.parametrize("edit,message", [
-    (("  # transfer: ecoute-violences-conjugales", "  transfer: tele-accueil"), "with a transfer: number"),
-    (("fr: [ecoute-violences-conjugales, prevention-suicide]", "fr: [ecoute-violence, prevention-suicide]"),
-     "'ecoute-violence' is not a helpline of language fr"),
-    (("fr: [ecoute-violences-conjugales, prevention-suicide]", "fr: [sante-mentale]"), "has no number to say"),
-    (("    nl: [hulplijn-1712, zelfmoordlijn]", "    de: [hulplijn-1712]"), "'de' is not a language"),
+    (("  # transfer: ligne-couple", "  transfer: ligne-nuit"), "with a transfer: number"),
+    (("fr: [ligne-couple, ligne-nuit]", "fr: [ligne-coupl, ligne-nuit]"), "'ligne-coupl' is not a helpline of language fr"),
+    (("fr: [ligne-couple, ligne-nuit]", "fr: [ligne-adresse]"), "has no number to say"),
+    (("    nl: [lijn-geweld]", "    de: [lijn-geweld]"), "'de' is not a language"),
 ])
 def test_mistakes_in_the_fallback_section_are_reported_with_their_line(menu_copy, edit, message):
     menu_copy.replace(*edit)
     result = fallback(str(menu_copy.menus), "--caller-id", CALLER_ID)
     assert result.exit_code == 1 and message in result.output
     assert f"menus.yaml:{menu_copy.line_of(edit[1].strip())}:" in result.output
-

@@ -13,22 +13,30 @@ def problems_of(copy):
     return [str(p) for p in problems if p.severity == "error"]
 
 
-def test_the_shipped_menus_load_without_any_problem(menu_copy):
-    # On the day they were checked: a year later every helpline rightly warns "re-check".
-    line, problems = inspect(menu_copy.menus, menu_copy.prompts, today=datetime.date(2026, 11, 28))
+def test_the_test_menu_loads_without_any_problem(menu_copy):
+    # On the day it was checked: a year later every helpline rightly warns "re-check".
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts, today=datetime.date(2026, 12, 1))
     assert problems == [] and [lang.code for lang in line.languages] == ["fr", "nl"]
 
 
+def test_the_shipped_menus_load_without_any_problem_on_the_day_they_were_last_checked():
+    from ivr import MENUS_FILE, PROMPTS_DIR
+    line = load(MENUS_FILE, PROMPTS_DIR)
+    last_checked = max(h.checked for lang in line.languages for h in lang.helplines.values() if h.checked)
+    _, problems = inspect(MENUS_FILE, PROMPTS_DIR, today=last_checked)
+    assert [str(p) for p in problems] == []
+
+
 def test_an_option_leading_to_a_missing_menu_is_refused_with_its_line(menu_copy):
-    menu_copy.replace("menu: soutien", "menu: soutient")
-    at = menu_copy.line_of("menu: soutient")
+    menu_copy.replace("menu: sous-menu", "menu: sousmenu")
+    at = menu_copy.line_of("menu: sousmenu")
     (problem,) = problems_of(menu_copy)
-    assert "'soutient', which does not exist; did you mean 'soutien'?" in problem
+    assert "'sousmenu', which does not exist; did you mean 'sous-menu'?" in problem
     assert problem.startswith(f"{menu_copy.menus}:{at - 2}:")  # the "- key: 3" line of that option
 
 
 def test_a_transfer_to_an_emergency_number_is_refused(menu_copy):
-    menu_copy.replace('      number: "112"\n', '      number: "112"\n      transfer: "+32112"\n')
+    menu_copy.replace('      number: "103"\n', '      number: "103"\n      transfer: "+32112"\n')
     at = menu_copy.line_of('transfer: "+32112"')
     (problem,) = problems_of(menu_copy)
     assert problem.startswith(f"{menu_copy.menus}:{at}:")
@@ -64,16 +72,16 @@ def test_an_offered_language_without_menus_or_prompts_is_refused(menu_copy):
 
 
 def test_a_blank_the_line_cannot_fill_is_refused(menu_copy):
-    menu_copy.replace("{name} ne répond pas", "{nom} ne répond pas", file="prompts/fr.yaml")
+    menu_copy.replace("vous pouvez joindre {name}", "vous pouvez joindre {nom}", file="prompts/fr.yaml")
     (problem,) = problems_of(menu_copy)
     assert "uses {nom}, which it cannot fill; it may use: {name}" in problem
 
 
 def test_a_key_used_twice_or_taken_by_a_fixed_key_is_refused(menu_copy):
-    menu_copy.replace("        - key: 6\n          say: \"Pour l", "        - key: 5\n          say: \"Pour l")
-    menu_copy.replace("        - key: 2\n          say: \"Voor geweld", "        - key: 9\n          say: \"Voor geweld")
+    menu_copy.replace("        - key: 3\n          say: \"Pour le sous", "        - key: 2\n          say: \"Pour le sous")
+    menu_copy.replace("        - key: 2\n          say: \"Voor de lijn om", "        - key: 9\n          say: \"Voor de lijn om")
     problems = problems_of(menu_copy)
-    assert any("key 5 is used twice in menu 'accueil'" in p for p in problems)
+    assert any("key 2 is used twice in menu 'accueil'" in p for p in problems)
     assert any("key 9 in menu 'hoofdmenu' is the fixed key for back" in p for p in problems)
 
 
@@ -92,14 +100,14 @@ def test_a_yaml_syntax_error_is_reported_with_its_line(menu_copy):
 
 
 def test_every_problem_is_reported_at_once(menu_copy):
-    menu_copy.replace("menu: soutien", "menu: nowhere")
+    menu_copy.replace("menu: sous-menu", "menu: nowhere")
     menu_copy.replace('number: "0800 98 100"', 'number: "0800 98 10"')
-    menu_copy.replace("helpline: child-focus", "helpline: childfocus")
+    menu_copy.replace("helpline: ligne-nuit", "helpline: lignenuit")
     assert len(problems_of(menu_copy)) == 3
 
 
 def test_the_app_refuses_to_start_on_a_broken_menu_and_says_why(menu_copy):
-    menu_copy.replace("menu: soutien", "menu: soutient")
+    menu_copy.replace("menu: sous-menu", "menu: sousmenu")
     with pytest.raises(ConfigError, match="does not exist"):
         create_app({"TWILIO_AUTH_TOKEN": "t", "MENUS": str(menu_copy.menus), "PROMPTS": str(menu_copy.prompts)})
     with pytest.raises(MenuError):
@@ -109,15 +117,15 @@ def test_the_app_refuses_to_start_on_a_broken_menu_and_says_why(menu_copy):
 def test_the_check_command_lists_problems_and_fails(menu_copy, runner):
     result = runner.invoke(args=["check", str(menu_copy.menus)])
     assert result.exit_code == 0 and "OK:" in result.output
-    menu_copy.replace("menu: soutien", "menu: soutient")
+    menu_copy.replace("menu: sous-menu", "menu: sousmenu")
     result = runner.invoke(args=["check", str(menu_copy.menus)])
     assert result.exit_code == 1
-    assert "does not exist; did you mean 'soutien'?" in result.output and "1 error(s)" in result.output
+    assert "does not exist; did you mean 'sous-menu'?" in result.output and "1 error(s)" in result.output
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ("    sos-viol:\n", "    sos&viol:\n", "'sos&viol' cannot name a helpline: use small letters, digits and dashes"),
-    ("    soutien:\n", "    Soutien Psy:\n", "'Soutien Psy' cannot name a menu"),
+    ("    ligne-couple:\n", "    ligne&couple:\n", "'ligne&couple' cannot name a helpline: use small letters, digits and dashes"),
+    ("    sous-menu:\n", "    Sous Menu:\n", "'Sous Menu' cannot name a menu"),
 ])
 def test_names_that_cannot_travel_in_a_url_are_refused(menu_copy, old, new, message):
     menu_copy.replace(old, new)
@@ -191,7 +199,7 @@ def test_a_menu_loaded_in_a_child_process_is_the_same_line(menu_copy, fork_count
 
 def test_a_broken_menu_loaded_in_a_child_process_is_refused_with_every_problem(menu_copy, fork_counted):
     from ivr.load import load_apart
-    menu_copy.replace("menu: soutien", "menu: nowhere")
+    menu_copy.replace("menu: sous-menu", "menu: nowhere")
     menu_copy.replace('number: "0800 98 100"', 'number: "0800 98 10"')
     with pytest.raises(MenuError) as in_child:
         load_apart(menu_copy.menus, menu_copy.prompts)

@@ -5,17 +5,21 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr import fixtures
+from ivr import ROOT, fixtures
 from ivr.commands import main
+from conftest import TEST_MENUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
-OLD = "Pour les violences dans le couple"
-NEW = "Pour la violence entre partenaires"
+OLD = "Pour la ligne couple"
+NEW = "Pour la ligne des couples"
 
 
 @pytest.fixture
 def cli(monkeypatch):
+    """The command line, on the test menu unless a test says otherwise."""
     monkeypatch.delenv("IVR_RECORD_DIR", raising=False)
+    monkeypatch.setenv("IVR_MENUS", str(TEST_MENUS / "menus.yaml"))
+    monkeypatch.setenv("IVR_PROMPTS", str(TEST_MENUS / "prompts"))
 
     def run(*args, input=None):
         return CliRunner().invoke(main, list(args), input=input)
@@ -23,9 +27,9 @@ def cli(monkeypatch):
 
 
 @pytest.fixture
-def a_fixture(tmp_path):
-    """A copy of a recorded call that passes through the French main menu."""
-    return Path(shutil.copy(FIXTURES / "fr-transfer-2-ecoute-violences-conjugales.yaml", tmp_path / "call.yaml"))
+def a_fixture(recorded_call):
+    """A recorded call through the French main menu: the couple line, busy, then put through."""
+    return recorded_call(["1", "1", "1", "busy", "1", "answered"])
 
 
 def use_menus(monkeypatch, menu_copy):
@@ -33,7 +37,9 @@ def use_menus(monkeypatch, menu_copy):
     monkeypatch.setenv("IVR_PROMPTS", str(menu_copy.prompts))
 
 
-def test_replay_passes_on_the_shipped_fixtures(cli):
+def test_replay_passes_on_the_shipped_fixtures(cli, monkeypatch):
+    monkeypatch.setenv("IVR_MENUS", str(ROOT / "menus.yaml"))
+    monkeypatch.setenv("IVR_PROMPTS", str(ROOT / "prompts"))
     result = cli("replay", str(FIXTURES))
     assert result.exit_code == 0, result.output
     assert f"{len(list(FIXTURES.glob('*.yaml')))} call(s) replayed, 0 failed." in result.output
@@ -60,7 +66,7 @@ def test_update_rewrites_the_expectations_shows_the_change_then_replay_passes(cl
     assert NEW in updated.output and f"updated: {a_fixture}" in updated.output
     text = a_fixture.read_text(encoding="utf-8")
     assert NEW in text and OLD not in text
-    assert text.startswith("# Recorded from a simulated call")  # the header comments are kept
+    assert text.startswith("# Recorded from a simulated call on the test menu")  # the header comments are kept
     again = cli("replay", str(a_fixture))
     assert again.exit_code == 0 and "0 failed" in again.output
 
@@ -83,12 +89,12 @@ def test_a_caller_sent_elsewhere_is_reported_at_that_step(cli, a_fixture):
     fixtures.save(fixture)
     result = cli("replay", str(a_fixture))
     assert result.exit_code == 1
-    assert ("step 4 (POST /voice/fr/key?at=2&id=ecoute-violences-conjugales): the caller is now sent to "
-            "/voice/fr/key?at=2&id=ecoute-violences-conjugales (before: /voice/fr/key?at=3)") in result.output
+    assert ("step 4 (POST /voice/fr/key?at=1&id=ligne-couple): the caller is now sent to "
+            "/voice/fr/key?at=1&id=ligne-couple (before: /voice/fr/key?at=3)") in result.output
 
 
-def test_a_call_that_now_ends_early_is_reported(cli, tmp_path):
-    file = Path(shutil.copy(FIXTURES / "fr-quick-exit.yaml", tmp_path / "quick.yaml"))
+def test_a_call_that_now_ends_early_is_reported(cli, recorded_call):
+    file = recorded_call(["1", "3", "1", "#"])  # quick exit from a page of the sub-menu
     fixture = fixtures.load(file)
     fixture.steps.append(fixtures.Step("/voice/fr/key?at=3.1", params={"Digits": "1"}, answer="<Response/>"))
     fixtures.save(fixture)
@@ -107,7 +113,7 @@ def test_a_hand_written_fixture_gets_its_answers_from_update(cli, tmp_path):
     assert first.exit_code == 1 and "no answer was recorded" in first.output
     assert cli("replay", "--update", str(file)).exit_code == 0
     written = fixtures.load(file)
-    assert "Bent u nu in gevaar?" in written.steps[1].answer
+    assert "Bent u in direct gevaar?" in written.steps[1].answer
     assert written.steps[0].params["From"] == "+32470000000"  # Twilio's parameters, as placeholders
     assert cli("replay", str(file)).exit_code == 0
 
@@ -118,14 +124,14 @@ def test_a_hand_written_transfer_step_without_status_is_an_answered_transfer(cli
                     "steps:\n"
                     "- request: {path: /voice}\n"
                     "- request: {path: /voice/language/key, params: {Digits: '1'}}\n"
-                    "- request: {path: /voice/fr/key, params: {Digits: '2'}}\n"
-                    "- request: {path: '/voice/fr/key?at=2', params: {Digits: '1'}}\n"
-                    "- request: {path: '/voice/fr/dialed?at=2&line=ecoute-violences-conjugales'}\n",
+                    "- request: {path: /voice/fr/key, params: {Digits: '1'}}\n"
+                    "- request: {path: '/voice/fr/key?at=1', params: {Digits: '1'}}\n"
+                    "- request: {path: '/voice/fr/dialed?at=1&line=ligne-couple'}\n",
                     encoding="utf-8")
     assert cli("replay", "--update", str(file)).exit_code == 0
     last = fixtures.load(file).steps[-1]
     assert last.params["DialCallStatus"] == "completed"
-    assert "Votre appel avec Écoute Violences Conjugales est terminé." in last.answer
+    assert "Merci pour votre appel. Au revoir." in last.answer and "<Hangup" in last.answer
 
 
 def test_an_unreadable_fixture_is_named(cli, tmp_path):
@@ -138,7 +144,7 @@ def test_an_unreadable_fixture_is_named(cli, tmp_path):
 # -- python -m ivr call -----------------------------------------------------------------------
 def test_a_scripted_call_prints_its_transcript(cli, tmp_path):
     out = tmp_path / "transcript.txt"
-    result = cli("call", "--keys", "1,2,1,busy,silence,#", "--transcript", str(out))
+    result = cli("call", "--keys", "1,1,1,busy,silence,#", "--transcript", str(out))
     assert result.exit_code == 0, result.output
     lines = result.output.split("--- transcript ---\n")[1].splitlines()
     assert lines[0] == "fr-BE: Pour le français, appuyez sur 1."
@@ -152,14 +158,14 @@ def test_a_scripted_call_prints_its_transcript(cli, tmp_path):
 def test_lang_answers_the_language_choice(cli):
     result = cli("call", "--lang", "nl", "--keys", "hangup")
     transcript = result.output.split("--- transcript ---\n")[1]
-    assert "[caller presses 2]" in transcript and "nl-BE: Bent u nu in gevaar?" in transcript
+    assert "[caller presses 2]" in transcript and "nl-BE: Bent u in direct gevaar?" in transcript
     assert cli("call", "--lang", "de", "--keys", "hangup").exit_code == 2
 
 
 def test_to_is_the_number_called(cli, monkeypatch):
     monkeypatch.setenv("IVR_LANGUAGE_BY_NUMBER", "+3280099991=nl")
     result = cli("call", "--to", "0800 99 991", "--keys", "hangup")
-    assert result.output.split("--- transcript ---\n")[1].startswith("nl-BE: Bent u nu in gevaar?")
+    assert result.output.split("--- transcript ---\n")[1].startswith("nl-BE: Bent u in direct gevaar?")
 
 
 def test_a_script_that_does_not_fit_the_call_stops_with_the_item(cli):
@@ -168,13 +174,13 @@ def test_a_script_that_does_not_fit_the_call_stops_with_the_item(cli):
 
 
 def test_the_interactive_phone_reads_keys_enter_is_silence_and_asks_the_transfer_outcome(cli):
-    result = cli("call", "--lang", "fr", input="2\n1\nno-answer\n\nq\n")
+    result = cli("call", "--lang", "fr", input="1\n1\nno-answer\n\nq\n")
     assert result.exit_code == 0, result.output
     assert "(listening: 1 key(s), no finish key, 6 s of silence" in result.output
     assert "Transfer to +3280030030: outcome" in result.output
     transcript = result.output.split("--- transcript ---\n")[1].splitlines()
     assert transcript.index("[transfer to +3280030030: no-answer]") < transcript.index("[caller is silent]")
-    assert "fr-BE: Écoute Violences Conjugales ne répond pas pour le moment." in transcript
+    assert "fr-BE: Personne ne répond pour le moment." in transcript
     assert transcript[-1] == "[caller hangs up]"
 
 
