@@ -8,13 +8,15 @@ from ivr.phone import FlaskTransport, call
 from ivr.answers import Answers
 from ivr.load import load
 from ivr.web import step_url
-from conftest import PUBLIC_URL, TOKEN, walk
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
+
+TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
 
 
 def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, menu_copy):
     holder = app.extensions["ivr"]
     fr = holder.line.language("fr")
-    path = next(p for p, page in walk(fr) if "ecoute-violences-conjugales" in [h.id for h in page.helplines])
+    path = next(p for p, page in walk(fr) if "ligne-couple" in [h.id for h in page.helplines])
 
     def heard_on_that_page():
         call = phone().press("1" + "".join(path))
@@ -29,7 +31,7 @@ def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, men
     holder.line = load(menu_copy.menus, menu_copy.prompts)
     assert 'timeout="6"' in before and 'timeout="9"' in heard_on_that_page()
 
-    menu_copy.replace('name: "Écoute Violences Conjugales"', 'name: "Écoute Violences Conjugales, nouvelle version"')
+    menu_copy.replace('name: "La ligne couple"', 'name: "La ligne couple, nouvelle version"')
     holder.line = load(menu_copy.menus, menu_copy.prompts)
     assert "nouvelle version" not in before and "nouvelle version" in heard_on_that_page()
 
@@ -99,6 +101,7 @@ class Recorder(FlaskTransport):
 def test_an_answer_kept_for_a_request_is_the_answer_decided_with_nothing_kept(app, client, line):
     """Every page of both languages, a wrong key and a silence on each, every transfer with each
     outcome; then each request again, answered from memory, and once more with memory emptied."""
+    app.config["CLOCK"] = lambda: datetime.datetime(2026, 12, 8, 10, 30, tzinfo=BRUSSELS)  # office lines open
     transport = Recorder(client)
     for code, language_key in (("fr", "1"), ("nl", "2")):
         language = line.language(code)
@@ -108,9 +111,9 @@ def test_an_answer_kept_for_a_request_is_the_answer_decided_with_nothing_kept(ap
             for transfer_key, _ in page.transfers():
                 for status in ("busy", "no-answer", "completed"):
                     call(transport, PUBLIC_URL, TOKEN).press(keys + transfer_key).dial_outcome(status)
-    assert len(transport.sent) > 150
+    assert len(transport.sent) > 90
     kept = app.extensions["ivr_answers"]
-    assert len(kept._decided) > 40  # distinct requests: the same ones came back from memory
+    assert len(kept._decided) > 35  # distinct requests: the same ones came back from memory
     for url, params, headers in transport.sent:
         from_memory = FlaskTransport.post(transport, url, params, headers)
         app.extensions.pop("ivr_answers")
@@ -128,7 +131,7 @@ def test_an_answer_kept_in_one_minute_is_decided_again_the_next(menu_copy):
                       "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
                       "PROMPTS": str(menu_copy.prompts)})
     fr = app.extensions["ivr"].line.language("fr")
-    path = next(p for p, page in walk(fr) if "sos-viol" in [h.id for h in page.helplines])
+    path = next(p for p, page in walk(fr) if "ligne-sans-horaires" in [h.id for h in page.helplines])
     transport = FlaskTransport(app.test_client())
     heard = []
     for when in ((22, 29, 30), (22, 29, 59), (22, 30, 0)):
@@ -142,7 +145,7 @@ def test_only_the_current_minutes_answers_are_kept():
     """A request of an earlier minute never comes again: its answer must not hold memory all evening."""
     clock = [datetime.datetime(2026, 11, 27, 20, 0, tzinfo=BRUSSELS)]
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: clock[0],
-                      "TRANSFER_CALLER_ID": "+3225550100"})
+                      "TRANSFER_CALLER_ID": "+3225550100", **TEST_FILES})
     transport = FlaskTransport(app.test_client())
     for minute in range(30):
         clock[0] = clock[0].replace(minute=minute)
@@ -152,18 +155,18 @@ def test_only_the_current_minutes_answers_are_kept():
 
 
 def test_the_minute_of_an_answer_is_the_brussels_minute_whatever_the_clocks_zone(line):
-    """09:30 UTC is 10:30 in Brussels, when Écoute-Enfants is open; 09:30 Brussels time it is
-    closed. A tester's clock may give either: the same app must answer each for its own time."""
+    """16:30 UTC is 17:30 in Brussels, when la ligne de bureau is closed; 16:30 Brussels time it
+    is open. A tester's clock may give either: the same app must answer each for its own time."""
     clock = [None]
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: clock[0],
-                      "TRANSFER_CALLER_ID": "+3225550100"})
+                      "TRANSFER_CALLER_ID": "+3225550100", **TEST_FILES})
     transport = FlaskTransport(app.test_client())
     fr = line.language("fr")
-    path = next(p for p, page in walk(fr) if "ecoute-enfants" in [h.id for h in page.helplines])
+    path = next(p for p, page in walk(fr) if "ligne-bureau" in [h.id for h in page.helplines])
 
     def heard_at(when):
         clock[0] = when
         return call(transport, PUBLIC_URL, TOKEN).press("1" + "".join(path)).said
 
-    assert "La ligne est fermée en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 9, 30, tzinfo=BRUSSELS))
-    assert "La ligne est ouverte en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 9, 30, tzinfo=datetime.timezone.utc))
+    assert "La ligne est ouverte en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 16, 30, tzinfo=BRUSSELS))
+    assert "La ligne est fermée en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 16, 30, tzinfo=datetime.timezone.utc))

@@ -1,18 +1,32 @@
 """Calls as a caller lives them: start a call, press keys, hear what the line says."""
+import datetime
 import re
 
 import pytest
 
+from ivr import create_app, speech
+from ivr.model import BRUSSELS
 from ivr.numbers import spoken
-from conftest import walk
+from ivr.phone import FlaskTransport, call as place_call
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
 
 FR, NL = "fr-BE", "nl-BE"
+
+
+TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
+MAIN_MENU = ("Pour la ligne couple, appuyez sur 1. Pour la ligne de bureau, appuyez sur 2. "
+             "Pour le sous-menu, appuyez sur 3. Pour réécouter, appuyez sur étoile.")
 
 
 def to_main_menu(phone, language_key="1"):
     call = phone()
     call.press(language_key)
     return call
+
+
+def line_app(**config):
+    """The line on the test menu, with its own configuration (no caller id unless given)."""
+    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, **TEST_FILES, **config})
 
 
 def test_language_choice_is_said_in_each_language_with_its_own_voice(phone):
@@ -29,41 +43,43 @@ def test_silence_at_the_language_choice_asks_again_then_goes_on_in_french(phone)
     assert "Pour le français" in call.said and "Voor Nederlands" in call.said
     call.silence()
     assert call.waiting == "keys"
-    assert call.said.startswith("Si vous êtes en danger maintenant")
-    assert "Menu principal" in call.said
+    assert call.said.startswith("Si vous êtes en danger immédiat")
+    assert MAIN_MENU in call.said
 
 
 def test_a_wrong_key_at_the_language_choice_is_said_in_both_languages(phone):
     call = phone().press("7")
-    assert "Ce choix n'existe pas" in call.said and "Die keuze bestaat niet" in call.said
+    assert "Cette touche ne correspond à aucun choix." in call.said
+    assert "Die toets hoort bij geen enkele keuze." in call.said
     assert "Pour le français" in call.said
 
 
 def test_a_number_mapped_to_dutch_skips_the_language_choice(client):
-    from ivr import create_app
-    from ivr.phone import FlaskTransport, call
-    from conftest import PUBLIC_URL, TOKEN
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "LANGUAGE_BY_NUMBER": "+32 800 99 991=nl"})
-    dutch = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099991")
-    assert dutch.said.startswith("Bent u nu in gevaar?")
-    other = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099999")
+    app = line_app(LANGUAGE_BY_NUMBER="+32 800 99 991=nl")
+    dutch = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099991")
+    assert dutch.said.startswith("Bent u in direct gevaar?")
+    other = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099999")
     assert "Pour le français" in other.said
 
 
-@pytest.mark.parametrize("key,danger,anytime,quick", [
-    ("1", "raccrochez et appelez le 1 1 2", "raccrocher à tout moment", "appuyez sur dièse"),
-    ("2", "Leg dan in en bel 1 1 2", "op elk moment inleggen", "druk hekje"),
+@pytest.mark.parametrize("key,danger,quick,history", [
+    ("1", "raccrochez et appelez le 1 1 2", "appuyez sur dièse", "historique"),
+    ("2", "Leg dan in en bel 1 1 2", "Druk dan op hekje", "oproeplijst"),
 ])
-def test_the_safety_message_comes_first_right_after_the_language_choice(phone, key, danger, anytime, quick):
+def test_the_safety_message_comes_first_right_after_the_language_choice(phone, key, danger, quick, history):
     call = phone().press(key)
     first = call.heard[0].text
-    assert danger in first and "1 0 1" in first and anytime in first and quick in first
+    assert danger in first and quick in first
     assert re.search(r"rappellera jamais|belt u nooit terug", first)
-    assert re.search(r"historique|oproepgeschiedenis", first)
+    # One short sentence: no police number, no call history; the first option comes next.
+    assert "1 0 1" not in first and history not in first
+    assert re.search(r"(appuyez sur|druk) 1\.$", call.heard[1].text)
     # The quick-exit key is announced once, then menus go on without it.
     assert call.said.count(quick) == 1
     call.press("1")
     assert quick not in call.said
+    # Erasing the call from the phone's history is said at the end of each helpline page.
+    assert history in call.heard[-2].text
 
 
 @pytest.mark.parametrize("key", ["1", "2"])
@@ -87,27 +103,28 @@ def every_page(line):
             yield language, path, page
 
 
-def test_every_helpline_of_both_languages_is_reached_from_voice_and_its_number_said_twice(phone, line):
+def test_every_helpline_of_both_languages_is_reached_from_voice_and_its_number_said_twice(shipped_phone, shipped_line):
     reached = set()
-    for language, path, page in every_page(line):
-        call = press_path(phone().press(language.key), path)
+    for language, path, page in every_page(shipped_line):
+        call = press_path(shipped_phone().press(language.key), path)
         assert call.waiting == "keys"
         for helpline in page.helplines:
             assert helpline.name in call.said, (language.code, path, helpline.id)
             if helpline.number:
-                assert call.said.count(spoken(helpline.number)) == 2, (helpline.id, call.said)
+                # "The number is ... I repeat: ...", or "hang up and dial ... I repeat: ..."
+                (twice,) = (s for s in speech.reaching(language, helpline) if speech.numbers_in(s))
+                assert twice.text in call.said and twice.text.count(spoken(helpline.number)) == 2, (helpline.id, call.said)
             else:
                 assert helpline.how_to_reach.rstrip(".") in call.said
             reached.add((language.code, helpline.id))
-    every = {(lang.code, hid) for lang in line.languages for hid in lang.helplines}
+    every = {(lang.code, hid) for lang in shipped_line.languages for hid in lang.helplines}
     assert reached == every
-    assert len(every) >= 25
 
 
 def test_numbers_are_spoken_in_belgian_groups_digit_by_digit(phone):
-    call = phone().press("1").press("2")
-    assert "0 8 0 0, 3 0, 0 3 0" in call.said  # Écoute Violences Conjugales
-    assert "0800 30 800" not in call.said and "0 8 0 0, 3 0, 8 0 0" not in call.said  # the seed's wrong number
+    call = phone().press("1").press("1")
+    assert "Le numéro est le 0 8 0 0, 3 0, 0 3 0. Je répète : 0 8 0 0, 3 0, 0 3 0." in call.said  # la ligne couple
+    assert "0800 30 030" not in call.said
 
 
 def transferable(line):
@@ -116,113 +133,113 @@ def transferable(line):
             yield language, path, key, helpline
 
 
-def test_each_0800_helpline_transfers_to_its_e164_number_showing_the_line_not_the_caller(phone, line):
+WEEKDAY_MORNING = datetime.datetime(2026, 12, 8, 10, 30, tzinfo=BRUSSELS)
+
+
+def test_each_0800_helpline_transfers_to_its_e164_number_showing_the_line_not_the_caller(shipped_app, shipped_phone, shipped_line):
+    shipped_app.config["CLOCK"] = lambda: WEEKDAY_MORNING  # office lines are open
     seen = set()
-    for language, path, key, helpline in transferable(line):
-        call = press_path(phone().press(language.key), path).press(key)
+    for language, path, key, helpline in transferable(shipped_line):
+        assert helpline.number.dialable and helpline.transfer == helpline.number.e164, helpline.id
+        if helpline.open_at(WEEKDAY_MORNING) is False:
+            continue  # not offered while closed (tests/test_opening_hours.py)
+        call = press_path(shipped_phone().press(language.key), path).press(key)
         assert call.waiting == "dial"
         assert call.dialing == helpline.transfer
         assert call.dial_attributes["callerId"] == "+3225550100"  # configured, never the caller's
-        assert int(call.dial_attributes["timeout"]) == line.ring_seconds
-        assert helpline.name in call.said
+        assert int(call.dial_attributes["timeout"]) == shipped_line.ring_seconds
+        assert helpline.name not in call.said
         seen.add(helpline.transfer)
-    assert seen == {"+3280030030", "+3280032123", "+3280098100", "+3280012800"}
+    assert seen  # the shipped menu puts callers through somewhere
 
 
 def test_without_a_configured_caller_id_the_lines_own_number_is_shown(line):
-    from ivr import create_app
-    from ivr.phone import FlaskTransport, call
-    from conftest import PUBLIC_URL, TOKEN
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0})
-    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3225000000").press("1").press("2").press("1")
+    app = line_app()
+    c = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3225000000").press("1").press("1").press("1")
     assert c.dial_attributes["callerId"] == "+3225000000"
 
 
 def test_a_toll_free_line_without_a_caller_id_does_not_try_a_transfer_twilio_would_refuse(caplog):
-    from ivr import create_app
-    from ivr.phone import FlaskTransport, call
-    from conftest import PUBLIC_URL, TOKEN
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0})
-    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099990").press("1").press("2").press("1")
+    app = line_app()
+    c = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099990").press("1").press("1").press("1")
     assert c.dialing is None and c.waiting == "keys"
-    assert "Je n'ai pas pu joindre Écoute Violences Conjugales." in c.said
+    assert "La mise en relation n'a pas abouti." in c.said and "La ligne couple" not in c.said
     assert "Vous pouvez appeler vous-même le 0 8 0 0, 3 0, 0 3 0" in c.said
     assert any("set IVR_TRANSFER_CALLER_ID" in r.getMessage() for r in caplog.records)
     assert not any("80099990" in r.getMessage() for r in caplog.records)
 
 
 def test_a_configured_caller_id_is_used_for_transfers(line):
-    from ivr import create_app
-    from ivr.phone import FlaskTransport, call
-    from conftest import PUBLIC_URL, TOKEN
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "02 226 88 88"})
-    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("2").press("1")
+    app = line_app(TRANSFER_CALLER_ID="02 226 88 88")
+    c = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("1").press("1")
     assert c.dial_attributes["callerId"] == "+3222268888"
 
 
-def test_short_and_emergency_numbers_are_never_dialled(phone, line):
-    for language, path, page in every_page(line):
-        for helpline in page.helplines:
-            if helpline.number and not helpline.number.dialable:
-                assert helpline.transfer is None
+def test_short_and_emergency_numbers_are_never_dialled(shipped_phone, shipped_line):
+    for language, path, page in every_page(shipped_line):
+        short = [h for h in page.helplines if h.number and not h.number.dialable]
+        for helpline in short:
+            assert helpline.transfer is None
+        if short or not page.transfers():
+            call = press_path(shipped_phone().press(language.key), path)
+            for helpline in short:  # "hang up and dial", never "put through"
+                assert speech.sentence(language, "hang_up_and_dial", number=helpline.number).text in call.said
         if not page.transfers():
-            call = press_path(phone().press(language.key), path).press("1")
+            call.press("1")
             assert call.waiting == "keys" and call.dialing is None
-            assert re.search(r"Ce choix n'existe pas|Die keuze bestaat niet", call.said)
-    call = phone().press("1").press("1")  # emergencies
-    assert "Raccrochez et appelez le 1 1 2. Je répète : 1 1 2." in call.said
+            assert call.said.startswith(language.prompts["not_an_option"])
 
 
 @pytest.mark.parametrize("status,expected", [
-    ("busy", "est occupée"),
-    ("no-answer", "ne répond pas"),
-    ("failed", "Je n'ai pas pu joindre"),
-    ("canceled", "Je n'ai pas pu joindre"),
+    ("busy", "La ligne est occupée."),
+    ("no-answer", "Personne ne répond pour le moment."),
+    ("failed", "La mise en relation n'a pas abouti."),
+    ("canceled", "La mise en relation n'a pas abouti."),
 ])
 def test_a_transfer_that_does_not_connect_says_so_gives_the_number_and_offers_the_menu(phone, status, expected):
-    call = phone().press("1").press("2").press("1").dial_outcome(status)
-    assert expected in call.said
+    call = phone().press("1").press("1").press("1").dial_outcome(status)
+    assert call.said.startswith(expected)
     assert "Vous pouvez appeler vous-même le 0 8 0 0, 3 0, 0 3 0" in call.said
     assert "Pour réessayer, appuyez sur 1" in call.said
     assert call.waiting == "keys"
     call.press("1")
     assert call.waiting == "dial" and call.dialing == "+3280030030"
     call.dial_outcome(status).press("0")
-    assert "Menu principal" in call.said
+    assert call.said == MAIN_MENU
 
 
-def test_after_a_transfer_ends_the_caller_is_back_on_the_main_menu(phone):
-    call = phone().press("1").press("4").press("1").dial_outcome("completed")
-    assert "Votre appel avec SOS Viol est terminé" in call.said
-    assert "Menu principal" in call.said and call.waiting == "keys"
+def test_after_a_transfer_ends_the_line_says_goodbye_and_hangs_up(phone):
+    call = phone().press("1").press("1").press("1").dial_outcome("completed")
+    assert call.said == "Merci pour votre appel. Au revoir."
+    assert call.ended and call.waiting is None
 
 
 def test_a_wrong_key_says_it_is_not_an_option_and_repeats_the_same_menu(phone):
     call = phone().press("1").press("3")
     submenu = call.said
     call.press("7")
-    assert call.said.startswith("Ce choix n'existe pas.")
+    assert call.said.startswith("Cette touche ne correspond à aucun choix.")
     assert submenu in call.said
 
 
-@pytest.mark.parametrize("path", [(), ("3",), ("2",)])
-def test_silence_repeats_the_menu_twice_then_says_112_and_hangs_up(phone, path):
+@pytest.mark.parametrize("path", [(), ("3",), ("1",)])
+def test_silence_repeats_the_menu_once_then_says_112_and_hangs_up(phone, path):
     call = press_path(phone().press("1"), path)
-    menu = call.said if path else call.said.split("Menu principal.")[1]
-    for _ in range(2):
-        call.silence()
-        assert menu in call.said and call.waiting == "keys"
+    menu = call.said if path else MAIN_MENU
+    assert menu in call.said
     call.silence()
-    assert "1 1 2" in call.said and "rappeler cette ligne à tout moment" in call.said
+    assert menu in call.said and call.waiting == "keys"
+    call.silence()
+    assert call.said == "Je n'ai reçu aucun choix. En cas d'urgence, appelez le 1 1 2. Au revoir."
     assert call.ended
 
 
 def test_the_fixed_keys_do_the_same_on_every_menu(phone):
     call = phone().press("1").press("3")
     submenu = call.said
-    assert "Soutien psychologique" in submenu
+    assert submenu.startswith("Sous-menu.")
     call.press("1")
-    assert "Centre de Prévention du Suicide" in call.said
+    assert "La ligne courte." in call.said
     page = call.said
     call.press("*")
     assert call.said == page  # repeat
@@ -231,13 +248,13 @@ def test_the_fixed_keys_do_the_same_on_every_menu(phone):
     call.press("*")
     assert call.said == submenu
     call.press("0")
-    assert call.said.startswith("Menu principal.")
+    assert call.said == MAIN_MENU
     call.press("9")
-    assert call.said.startswith("Menu principal.")  # back from the top stays there
+    assert call.said == MAIN_MENU  # back from the top stays there
     call.press("8")
-    assert call.said.startswith("Bent u nu in gevaar?")  # Dutch, safety first
+    assert call.said.startswith("Bent u in direct gevaar?")  # Dutch, safety first
     call.press("8")
-    assert call.said.startswith("Si vous êtes en danger maintenant")
+    assert call.said.startswith("Si vous êtes en danger immédiat")
 
 
 @pytest.mark.parametrize("path", [(), ("1",), ("1", "3"), ("1", "3", "1"), ("2", "2")])
@@ -250,20 +267,16 @@ def test_quick_exit_says_a_neutral_goodbye_and_hangs_up_from_anywhere(phone, pat
 
 
 def test_a_call_can_walk_the_dutch_tree(phone):
-    call = phone().press("2").press("3").press("1")
-    assert "De Zelfmoordlijn" in call.said and "Leg in en bel 1 8 1 3. Ik herhaal: 1 8 1 3." in call.said
+    call = phone().press("2").press("1")
+    assert "De lijn geweld." in call.said and "Leg in en bel 1 7 1 2. Ik herhaal: 1 7 1 2." in call.said
 
 
 def test_the_callers_own_number_is_shown_only_where_an_operator_turned_it_on(menu_copy):
-    from ivr import create_app
-    from ivr.phone import FlaskTransport, call
-    from conftest import PUBLIC_URL, TOKEN
     menu_copy.replace('      transfer: "+3280030030"', '      transfer: "+3280030030"\n      show_caller_number: yes')
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "TRANSFER_CALLER_ID": "+3222268888",
-                      "MENUS": str(menu_copy.menus), "PROMPTS": str(menu_copy.prompts)})
-    shown = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("2").press("1")
+    app = line_app(TRANSFER_CALLER_ID="+3222268888", MENUS=str(menu_copy.menus), PROMPTS=str(menu_copy.prompts))
+    shown = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("1").press("1")
     assert shown.dialing == "+3280030030" and "callerId" not in shown.dial_attributes  # Twilio shows the caller
-    hidden = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("4").press("1")
+    hidden = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("2").press("2").press("1")
     assert hidden.dial_attributes["callerId"] == "+3222268888"
 
 
@@ -292,11 +305,106 @@ def test_a_third_language_is_added_with_files_only(menu_copy):
     assert "Für Deutsch, drücken Sie 3." in c.said and "Voor Nederlands, druk 2." in c.said
 
 
-def test_the_readmes_simulated_call_runs_as_written(capsys):
-    import re as _re
+def test_the_readmes_simulated_call_runs_as_written(capsys, shipped_line):
     from ivr import ROOT
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (example,) = _re.findall(r"```python\n(.*?)```", readme, flags=_re.S)
+    (example,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
     exec(compile(example, "README.md", "exec"), {})
     out = capsys.readouterr().out
-    assert "[line dials +3280030030]" in out and "La ligne est occupée." in out
+    # What its comments promise: the number it says the call is put through to is dialled, and
+    # the caller then hears the shipped "busy" sentence.
+    (promised,) = re.findall(r'c\.dialing == "(\+\d+)"', example)
+    assert promised in {h.transfer for language in shipped_line.languages for h in language.helplines.values()}
+    assert f"[line dials {promised}]" in out
+    busy = shipped_line.language(shipped_line.default_language).prompts["transfer_busy"]
+    assert busy in out
+
+
+# What changed for callers on issue-10: each of these fails on the line as it was before.
+
+def caller_at(when: datetime.datetime, **config):
+    app = line_app(CLOCK=lambda: when, TRANSFER_CALLER_ID="+3225550100", **config)
+    return place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN)
+
+
+TRANSFERS = [  # (keys from the language choice, helpline, its name) on the test menu, every one that is put through
+    (("1", "1"), "La ligne couple"),
+    (("1", "2"), "La ligne de bureau"),
+    (("1", "3", "2"), "La ligne sans horaires"),
+    (("2", "2"), "De lijn om door te verbinden"),
+]
+
+
+@pytest.mark.parametrize("path,name", TRANSFERS)
+def test_after_a_completed_transfer_one_sentence_naming_no_service_then_the_call_ends(path, name):
+    call = press_path(caller_at(WEEKDAY_MORNING), path).press("1")
+    assert call.waiting == "dial"
+    call.dial_outcome("completed")
+    assert len(call.heard) == 1 and name not in call.said
+    assert call.said in ("Merci pour votre appel. Au revoir.", "Bedankt voor uw oproep. Tot ziens.")
+    assert call.ended
+
+
+@pytest.mark.parametrize("which", ["phone", "shipped_phone"])
+def test_a_silent_caller_hears_the_main_menu_at_most_twice_then_112_and_goodbye(request, which):
+    call = request.getfixturevalue(which)().press("1")
+    first_option = call.heard[1].text  # right after the safety sentence
+    assert re.search(r"appuyez sur 1\.$", first_option)
+    while not call.ended:
+        call.silence()
+    transcript = "\n".join(call.transcript)
+    assert 1 <= transcript.count(first_option) <= 2
+    assert "1 1 2" in call.said and len(call.heard) == 1  # the goodbye, one sentence
+    assert call.transcript[-1] == "[call ended]"
+
+
+@pytest.mark.parametrize("path,name", TRANSFERS)
+@pytest.mark.parametrize("status", ["busy", "no-answer", "failed", "canceled", "completed"])
+def test_no_sentence_about_a_transfer_names_the_service(path, name, status):
+    call = press_path(caller_at(WEEKDAY_MORNING), path)
+    (offer,) = [h.text for h in call.heard if re.search(r"sans raccrocher|zonder in te leggen", h.text)]
+    assert name not in offer
+    call.press("1")
+    assert call.waiting == "dial" and name not in call.said  # "Je vous mets en relation."
+    call.dial_outcome(status)
+    assert name not in call.said
+
+
+def test_the_office_line_is_put_through_with_the_keys_its_switchboard_asks_for():
+    import xml.etree.ElementTree as ET
+    call = press_path(caller_at(WEEKDAY_MORNING), ("1", "2")).press("1")
+    assert call.dialing == "+3280012800"
+    (number,) = ET.fromstring(call.requests[-1].body).iter("Number")
+    assert number.get("sendDigits") == "ww1" and number.text == "+3280012800"
+    other = press_path(caller_at(WEEKDAY_MORNING), ("1", "1")).press("1")
+    (number,) = ET.fromstring(other.requests[-1].body).iter("Number")
+    assert number.get("sendDigits") is None  # only where menus.yaml asks for it
+
+
+def test_numbers_are_read_in_ssml_digit_by_digit_with_pauses_between_groups(phone):
+    call = phone().press("1").press("1")
+    twiml = call.requests[-1].body
+    assert '<say-as interpret-as="digits">0800</say-as>' in twiml
+    assert '<break time="300ms"' in twiml and '<prosody rate="90%">' in twiml
+    assert "0 8 0 0, 3 0, 0 3 0" in call.said  # what the caller hears
+
+
+def test_a_line_without_confirmed_hours_names_an_open_line_after_the_transfer_offer(phone):
+    call = phone().press("1").press("3").press("2")
+    texts = [h.text for h in call.heard]
+    offer = texts.index("Pour les appeler tout de suite, sans raccrocher, appuyez sur 1.")
+    assert texts[offer + 1] == "Si personne ne répond, appelez La ligne de nuit, au 1 0 7."
+
+
+def test_the_office_line_is_closed_on_a_belgian_public_holiday():
+    christmas = caller_at(datetime.datetime(2026, 12, 25, 10, 0, tzinfo=BRUSSELS)).press("1").press("2")
+    assert "La ligne de bureau." in christmas.said and "La ligne est fermée en ce moment." in christmas.said
+    assert "sans raccrocher" not in christmas.said
+    assert "En ce moment, vous pouvez joindre La ligne de nuit." in christmas.said
+    christmas.press("1")
+    assert christmas.dialing is None and christmas.waiting == "keys"
+    tuesday = caller_at(datetime.datetime(2026, 12, 22, 10, 0, tzinfo=BRUSSELS)).press("1").press("2")
+    assert "La ligne est ouverte en ce moment." in tuesday.said
+    assert "Pour les appeler tout de suite, sans raccrocher, appuyez sur 1." in tuesday.said
+    tuesday.press("1")
+    assert tuesday.dialing == "+3280012800"

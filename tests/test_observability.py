@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ivr import create_app, logs
 from ivr.phone import CALL_SID, FlaskTransport, call, twilio_params
-from conftest import PUBLIC_URL, TOKEN, calls_pressing
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
 
 METRICS_TOKEN = "metrics-test-token"
 CALLER = "+32470123456"
@@ -20,7 +20,9 @@ FORMS = [CALLER, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32
 
 @pytest.fixture
 def app():
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "TESTING": True, "METRICS_TOKEN": METRICS_TOKEN})
+    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "TESTING": True,
+                       "METRICS_TOKEN": METRICS_TOKEN,
+                       "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
 
 
 def scrape(client):
@@ -61,7 +63,7 @@ def test_a_call_shows_in_the_metrics(app, client):
     c = call(FlaskTransport(client), PUBLIC_URL, TOKEN)
     c.press("1")  # French: safety message, main menu
     c.press("7")  # not an option
-    c.press("2")  # partner violence: Écoute Violences Conjugales
+    c.press("1")  # la ligne couple
     c.press("1")  # put through
     c.dial_outcome("busy")
     c.silence()   # the page again
@@ -69,11 +71,11 @@ def test_a_call_shows_in_the_metrics(app, client):
     after = scrape(client)
     assert grew(before, after, "ivr_calls_started_total", language="fr") == 1
     assert grew(before, after, "ivr_wrong_keys_total", language="fr") == 1
-    assert grew(before, after, "ivr_menu_choices_total", language="fr", menu="accueil", key="2") == 1
+    assert grew(before, after, "ivr_menu_choices_total", language="fr", menu="accueil", key="1") == 1
     # read when chosen, and again after the silence
-    assert grew(before, after, "ivr_helplines_heard_total", language="fr", helpline="ecoute-violences-conjugales") == 2
-    assert grew(before, after, "ivr_transfers_started_total", language="fr", helpline="ecoute-violences-conjugales") == 1
-    assert grew(before, after, "ivr_transfers_total", language="fr", helpline="ecoute-violences-conjugales",
+    assert grew(before, after, "ivr_helplines_heard_total", language="fr", helpline="ligne-couple") == 2
+    assert grew(before, after, "ivr_transfers_started_total", language="fr", helpline="ligne-couple") == 1
+    assert grew(before, after, "ivr_transfers_total", language="fr", helpline="ligne-couple",
                 status="busy") == 1
     assert grew(before, after, "ivr_silences_total", language="fr") == 1
     assert grew(before, after, "ivr_quick_exits_total", language="fr") == 1
@@ -86,7 +88,7 @@ def test_a_call_answered_from_memory_is_counted_and_logged_like_the_first(client
     """The second and third identical calls get their answers from memory (ivr.answers), and
     what the metrics and the log say about them is worked out only once: it must still count."""
     def same_call():
-        c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("7").press("2").press("1")
+        c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("7").press("1").press("1")
         c.dial_outcome("busy")
         c.silence()
 
@@ -120,22 +122,22 @@ def test_no_metric_label_carries_a_number_or_call_sid_even_when_a_request_puts_o
     from test_webhook import signed_post
     params = dict(twilio_params(caller=CALLER), DialCallStatus=CALLER, Digits=CALLER)
     signed_post(client, f"/voice/fr/dialed?at=2&line={CALLER}", params)
-    signed_post(client, f"/voice/fr/dialed?at=2&line=ecoute-violences-conjugales", params)
+    signed_post(client, "/voice/fr/dialed?at=1&line=ligne-couple", params)
     text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
-    assert 'helpline="ecoute-violences-conjugales",language="fr",status="other"' in text
+    assert 'helpline="ligne-couple",language="fr",status="other"' in text
     for form in FORMS:
         assert form not in text
 
 
 def test_each_webhook_writes_one_json_line_with_a_call_id_that_is_not_the_call_sid(client, capsys):
     capsys.readouterr()
-    c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("2").press("5")
+    c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("1").press("5")
     lines = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
     assert len(lines) == len(c.requests) == 4
     assert [(x["step"], x["language"], x["key"], x["outcome"]) for x in lines] == [
         ("incoming", None, None, "language_choice"),
         ("language_key", "fr", "1", "call_started"),
-        ("key", "fr", "2", "helplines"),
+        ("key", "fr", "1", "helplines"),
         ("key", "fr", "5", "wrong_key"),
     ]
     ids = {x["call"] for x in lines}
@@ -221,7 +223,7 @@ def test_healthz_follows_live_reload_and_tells_when_an_edit_was_refused(menu_cop
     first = client.get("/healthz").get_json()
     assert first["refused_edit_errors"] == 0
 
-    menu_copy.replace('intro: "Menu principal."', 'intro: "Menu principal, nouvelle version."')
+    menu_copy.replace('intro: "Sous-menu."', 'intro: "Sous-menu, nouvelle version."')
     assert live.refresh()
     second = client.get("/healthz").get_json()
     assert second["menu_version"] != first["menu_version"] and second["loaded_at"] >= first["loaded_at"]

@@ -7,7 +7,7 @@ from ivr import create_app
 from ivr.load import inspect
 from ivr.model import BRUSSELS
 from ivr.phone import FlaskTransport, call
-from conftest import PUBLIC_URL, TOKEN
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 
 def at(text):
@@ -16,36 +16,44 @@ def at(text):
 
 def caller_at(when, copy=None):
     config = {"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: at(when),
-              "TRANSFER_CALLER_ID": "+3225550100"}
+              "TRANSFER_CALLER_ID": "+3225550100",
+              "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
     if copy:
         config.update(MENUS=str(copy.menus), PROMPTS=str(copy.prompts))
     return call(FlaskTransport(create_app(config).test_client()), PUBLIC_URL, TOKEN)
 
 
-def test_a_line_open_until_midnight_is_open_at_23_59():
-    c = caller_at("2026-11-27 23:59").press("1").press("5").press("1")
-    assert "Écoute-Enfants." in c.said and "La ligne est ouverte en ce moment." in c.said
+@pytest.fixture
+def late_office(menu_copy):
+    """La ligne de bureau (key 2) open on weekdays until midnight."""
+    return menu_copy.replace('monday-friday: "09:00-17:00"', 'monday-friday: "09:00-24:00"')
 
 
-@pytest.mark.parametrize("when", ["2026-11-28 00:00", "2026-11-28 03:30", "2026-11-28 09:59"])
+def test_a_line_open_until_midnight_is_open_at_23_59(late_office):
+    c = caller_at("2026-11-27 23:59", late_office).press("1").press("2")
+    assert "La ligne de bureau." in c.said and "La ligne est ouverte en ce moment." in c.said
+
+
+@pytest.mark.parametrize("when", ["2026-11-28 00:00", "2026-11-27 08:59", "2026-11-27 17:00"])
 def test_a_closed_line_says_so_and_names_an_open_one(when):
-    c = caller_at(when).press("1").press("5").press("1")
+    c = caller_at(when).press("1").press("2")
     assert "La ligne est fermée en ce moment." in c.said
-    assert "En ce moment, vous pouvez joindre Télé-Accueil. Raccrochez et appelez le 1 0 7." in c.said
-    assert "1 0 3" in c.said  # its own number is still said, for later
+    assert "En ce moment, vous pouvez joindre La ligne de nuit. Raccrochez et appelez le 1 0 7." in c.said
+    assert "0 8 0 0, 1 2, 8 0 0" in c.said  # its own number is still said, for later
 
 
 def test_the_brussels_clock_is_used_whatever_the_servers_zone():
-    # 23:30 UTC in winter is 00:30 in Brussels: Écoute-Enfants is closed.
-    utc = datetime.datetime(2026, 11, 27, 23, 30, tzinfo=datetime.timezone.utc)
-    config = {"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: utc}
-    c = call(FlaskTransport(create_app(config).test_client()), PUBLIC_URL, TOKEN).press("1").press("5").press("1")
+    # 16:30 UTC in winter is 17:30 in Brussels: la ligne de bureau is closed.
+    utc = datetime.datetime(2026, 11, 27, 16, 30, tzinfo=datetime.timezone.utc)
+    config = {"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "CLOCK": lambda: utc,
+              "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
+    c = call(FlaskTransport(create_app(config).test_client()), PUBLIC_URL, TOKEN).press("1").press("2")
     assert "La ligne est fermée en ce moment." in c.said
 
 
 @pytest.fixture
 def night_line(menu_copy):
-    """SOS Viol given night hours on weekdays, past midnight, and a closed date."""
+    """La ligne sans horaires (keys 3, 2) given night hours on weekdays, past midnight, and closed dates."""
     menu_copy.replace('      number: "0800 98 100"', '      opening_hours:\n        monday-friday: "22:00-02:00"\n'
                       '        closed: [2026-12-05, 2026-12-11]\n      number: "0800 98 100"')
     return menu_copy
@@ -67,24 +75,25 @@ def night_line(menu_copy):
 def test_hours_past_midnight_and_closed_dates(night_line, when, is_open):
     line, problems = inspect(night_line.menus, night_line.prompts)
     assert line is not None, problems
-    sos = line.language("fr").helplines["sos-viol"]
+    sos = line.language("fr").helplines["ligne-sans-horaires"]
     assert sos.open_at(at(when)) is is_open
 
 
 def test_a_closed_line_is_not_offered_for_transfer_and_an_open_one_is_named(night_line):
-    c = caller_at("2026-11-28 12:00", night_line).press("1").press("4")
-    assert "SOS Viol." in c.said and "La ligne est fermée en ce moment." in c.said
-    assert "Pour appeler SOS Viol sans raccrocher" not in c.said
-    # From the same (main) menu: Écoute Violences Conjugales answers day and night.
-    assert "En ce moment, vous pouvez joindre Écoute Violences Conjugales." in c.said
+    c = caller_at("2026-11-28 12:00", night_line).press("1").press("3").press("2")
+    assert "La ligne sans horaires." in c.said and "La ligne est fermée en ce moment." in c.said
+    assert "sans raccrocher, appuyez sur" not in c.said
+    # Its if_closed line answers day and night.
+    assert "En ce moment, vous pouvez joindre La ligne de nuit." in c.said
     c.press("1")  # the transfer key does nothing while it is closed
     assert c.waiting == "keys" and c.dialing is None
     assert c.said.startswith("La ligne est fermée en ce moment.")
 
 
 def test_an_open_line_is_offered_for_transfer(night_line):
-    c = caller_at("2026-11-27 23:00", night_line).press("1").press("4")
+    c = caller_at("2026-11-27 23:00", night_line).press("1").press("3").press("2")
     assert "La ligne est ouverte en ce moment." in c.said
+    assert "Pour les appeler tout de suite, sans raccrocher, appuyez sur 1." in c.said
     c.press("1")
     assert c.dialing == "+3280098100"
 
@@ -104,7 +113,7 @@ def test_wrong_opening_hours_are_refused_with_their_line(menu_copy, hours, messa
 
 
 def test_if_closed_must_name_an_existing_helpline(menu_copy):
-    menu_copy.replace("if_closed: [tele-accueil]", "if_closed: [tele-acceuil]")
+    menu_copy.replace("if_closed: [ligne-nuit]", "if_closed: [ligne-nuti]")
     line, problems = inspect(menu_copy.menus, menu_copy.prompts)
     assert line is None
-    assert any("names 'tele-acceuil', which does not exist; did you mean 'tele-accueil'?" in str(p) for p in problems)
+    assert any("names 'ligne-nuti', which does not exist; did you mean 'ligne-nuit'?" in str(p) for p in problems)

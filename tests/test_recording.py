@@ -4,17 +4,18 @@ import re
 
 from ivr import create_app, fixtures, recording
 from ivr.phone import Call, FlaskTransport, Transport, call, twilio_params
-from conftest import PUBLIC_URL, TOKEN
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 # Made-up numbers, different from the placeholders, so that a leak would show.
 SOMEONE = "+32470555123"
 THE_LINE = "+3225012345"  # geographic: the Dial then shows it as caller ID, and it must be scrubbed
 CALL_SID = "CA" + "5e" * 16
+TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
 ACCOUNT_SID = "AC" + "7d" * 16
 
 
 def recording_app(folder, **config):
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(folder), **config})
+    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(folder), **TEST_FILES, **config})
 
 
 def real_call(transport):
@@ -22,8 +23,8 @@ def real_call(transport):
                   FromCity="BRUXELLES", FromZip="1000", ForwardedFrom="+32 470 55 51 23",
                   CallToken="eyJhbGciOiJIUzI1NiJ9.eyJmcm9tIjoiKzMyNDcwNTU1MTIzIn0.c2ln")
     the_call = Call(transport, PUBLIC_URL, TOKEN, params).start()
-    # French, partner violence, put through (the Dial shows the line's own number), busy, quick exit.
-    return the_call.press("1").press("2").press("1").dial_outcome("busy").press("#")
+    # French, la ligne couple, put through (the Dial shows the line's own number), busy, quick exit.
+    return the_call.press("1").press("1").press("1").dial_outcome("busy").press("#")
 
 
 def recorded_files(folder):
@@ -63,7 +64,7 @@ def test_a_recorded_call_replays_as_it_was_heard(tmp_path):
     real_call(FlaskTransport(recording_app(tmp_path).test_client()))
     [file] = recorded_files(tmp_path)
     # The line's own number, shown as caller ID on the transfer, was recorded as the placeholder.
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3280099990"})
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3280099990", **TEST_FILES})
     result = fixtures.replay(fixtures.load(file), FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN)
     assert result.passed, result.report()
     assert len(result.steps_now) == 6
@@ -108,7 +109,7 @@ def test_a_recording_failure_never_costs_the_caller_their_answer(tmp_path, monke
 def test_without_record_dir_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("IVR_RECORD_DIR", raising=False)
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100"})
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", **TEST_FILES})
     call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1")
     assert list(tmp_path.iterdir()) == []
 
@@ -139,7 +140,7 @@ def test_workers_writing_the_same_call_at_once_leave_one_readable_file(tmp_path)
 
 def test_a_recorded_file_is_private_and_keeps_only_the_hour(tmp_path):
     import stat
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(tmp_path), "RELOAD_SECONDS": 0,
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(tmp_path), "RELOAD_SECONDS": 0, **TEST_FILES,
                       "CLOCK": lambda: datetime.datetime(2026, 11, 27, 21, 47, 13, tzinfo=datetime.timezone.utc)})
     call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1")
     (recorded,) = [p for p in tmp_path.iterdir() if p.suffix == ".yaml"]

@@ -3,6 +3,7 @@ import pytest
 
 from ivr import create_app
 from ivr.load import inspect
+from ivr.model import RECORDABLE_PROMPTS
 from ivr.phone import FlaskTransport, call
 from conftest import PUBLIC_URL, TOKEN
 
@@ -14,7 +15,7 @@ def recorded(menu_copy):
     folder = menu_copy.prompts / "fr"
     folder.mkdir()
     (folder / "safety.mp3").write_bytes(AUDIO)
-    (folder / "sos-viol.wav").write_bytes(b"RIFF....WAVEfmt ")
+    (folder / "ligne-couple.wav").write_bytes(b"RIFF....WAVEfmt ")
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0,
                       "MENUS": str(menu_copy.menus), "PROMPTS": str(menu_copy.prompts)})
     return app, menu_copy
@@ -27,21 +28,21 @@ def test_a_recorded_prompt_is_played_instead_of_spoken(recorded):
     assert first.kind == "play"
     assert first.text.startswith(PUBLIC_URL + "/recordings/fr/safety.mp3?v=")
     assert "Si vous êtes en danger" not in c.said  # not said twice
-    assert "Menu principal." in c.said  # the rest is still spoken
+    assert "Pour la ligne couple, appuyez sur 1." in c.said  # the rest is still spoken
 
 
 def test_a_helpline_recording_replaces_its_description_but_the_number_is_still_spoken(recorded):
     app, _ = recorded
-    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("4")
-    assert [h.kind for h in c.heard][0] == "play" and "sos-viol.wav" in c.heard[0].text
-    assert "SOS Viol." not in c.said
-    assert "Le numéro est le 0 8 0 0, 9 8, 1 0 0." in c.said
+    c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("1")
+    assert [h.kind for h in c.heard][0] == "play" and "ligne-couple.wav" in c.heard[0].text
+    assert "La ligne couple." not in c.said and "Une écoute confidentielle" not in c.said
+    assert "Le numéro est le 0 8 0 0, 3 0, 0 3 0." in c.said
 
 
 def test_dutch_callers_still_hear_the_voice(recorded):
     app, _ = recorded
     c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("2")
-    assert all(h.kind == "say" for h in c.heard) and c.said.startswith("Bent u nu in gevaar?")
+    assert all(h.kind == "say" for h in c.heard) and c.said.startswith("Bent u in direct gevaar?")
 
 
 def test_recordings_are_served_with_caching_and_nothing_else_is(recorded):
@@ -72,8 +73,10 @@ def test_check_lists_what_is_recorded_and_warns_about_unusable_files(recorded, r
     assert any("police.ogg is not played: recordings must be .mp3 or .wav" in w for w in warnings)
     result = runner.invoke(args=["check", str(copy.menus)])
     assert result.exit_code == 0
-    assert "fr: 2 of 27 texts recorded (safety, sos-viol); spoken by the voice: " in result.output
-    assert "nl: 0 of 24 texts recorded; spoken by the voice: anonymous, awel," in result.output
+    # Each language's recordable sentences and its helplines.
+    fr, nl = (len(RECORDABLE_PROMPTS) + len(line.language(code).helplines) for code in ("fr", "nl"))
+    assert f"fr: 2 of {fr} texts recorded (ligne-couple, safety); spoken by the voice: " in result.output
+    assert f"nl: 0 of {nl} texts recorded; spoken by the voice: anonymous, call_history," in result.output
 
 
 def test_removing_a_recording_brings_the_voice_back(recorded):
@@ -81,7 +84,7 @@ def test_removing_a_recording_brings_the_voice_back(recorded):
     (copy.prompts / "fr" / "safety.mp3").unlink()
     assert app.extensions["ivr"].refresh() is True
     c = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1")
-    assert c.said.startswith("Si vous êtes en danger maintenant")
+    assert c.said.startswith("Si vous êtes en danger immédiat")
 
 
 def test_a_kept_answer_never_gives_one_hosts_recording_url_to_another(recorded):

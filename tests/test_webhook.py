@@ -6,8 +6,10 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ivr import ConfigError, create_app
-from ivr.phone import CALLER, LINE, FlaskTransport, call, twilio_params
-from conftest import PUBLIC_URL, TOKEN, calls_pressing
+from ivr.phone import CALLER, LINE, FlaskTransport, _ssml_text, call, twilio_params
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
+
+MAIN_MENU_FIRST = "Pour la ligne couple, appuyez sur 1."  # the test menu's first option
 
 
 def signed_post(client, path, params, url=None, token=TOKEN, headers=None, base_url=PUBLIC_URL):
@@ -22,6 +24,11 @@ def is_menu_twiml(response):
     root = ET.fromstring(response.get_data(as_text=True))
     assert root.tag == "Response"
     return root
+
+
+def heard(root):
+    """What the caller hears of a TwiML document's <Say>s, numbers read digit by digit."""
+    return " ".join(_ssml_text(say) for say in root.iter("Say"))
 
 
 def test_an_unsigned_request_is_refused(client):
@@ -130,7 +137,7 @@ def test_an_exception_is_apologised_for_with_112_and_the_main_menu(client, monke
     monkeypatch.setattr(ivr.flow, "node", broken)
     c = phone().press("1").press("3")
     assert "un problème technique est survenu" in c.said and "1 1 2" in c.said
-    assert "Menu principal." in c.said and c.waiting == "keys"
+    assert MAIN_MENU_FIRST in c.said and c.waiting == "keys"
 
 
 def test_an_error_on_the_main_menu_itself_ends_the_call_instead_of_looping(monkeypatch, phone):
@@ -181,21 +188,23 @@ class AlternatingWorkers(FlaskTransport):
 
 
 def test_any_worker_can_answer_any_step_of_a_call():
-    apps = [create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100"}) for _ in range(3)]
-    spread = call(AlternatingWorkers(apps), PUBLIC_URL, TOKEN).press("1").press("3").press("1")
-    single = call(FlaskTransport(apps[0].test_client()), PUBLIC_URL, TOKEN).press("1").press("3").press("1")
-    assert spread.said == single.said and "0 8 0 0, 3 2, 1 2 3" in spread.said
+    apps = [create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100",
+                        "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
+            for _ in range(3)]
+    spread = call(AlternatingWorkers(apps), PUBLIC_URL, TOKEN).press("1").press("3").press("2")
+    single = call(FlaskTransport(apps[0].test_client()), PUBLIC_URL, TOKEN).press("1").press("3").press("2")
+    assert spread.said == single.said and "0 8 0 0, 9 8, 1 0 0" in spread.said
     spread.press("1").dial_outcome("no-answer").silence()
-    assert "Centre de Prévention du Suicide" in spread.said
+    assert "La ligne sans horaires." in spread.said  # the page again, after one silence
     assert spread.transport.count == 7
 
 
 def test_a_transfer_result_for_a_page_that_lost_its_transfer_still_gives_the_number(client):
     # An operator removed the transfer (or moved the helpline) while the line rang.
-    response = signed_post(client, "/voice/fr/dialed?at=1&line=police", dict(twilio_params(), DialCallStatus="busy"))
-    said = " ".join(s.text for s in is_menu_twiml(response).iter("Say"))
-    assert "Vous pouvez appeler vous-même le 1 0 1" in said and "problème technique" not in said
-    assert "Pour réessayer" not in said and "Pour le menu principal, appuyez sur 0." in said
+    response = signed_post(client, "/voice/fr/dialed?at=3.1&line=ligne-courte", dict(twilio_params(), DialCallStatus="busy"))
+    said = heard(is_menu_twiml(response))
+    assert "Vous pouvez appeler vous-même le 1 0 3" in said and "problème technique" not in said
+    assert "Pour réessayer" not in said and "Pour le menu principal, sur 0." in said  # the page's own keys
 
 
 def test_the_development_switch_is_refused_next_to_a_real_token():
@@ -205,8 +214,8 @@ def test_the_development_switch_is_refused_next_to_a_real_token():
 
 def test_unicode_digits_in_the_state_are_not_a_technical_problem(client, caplog):
     response = signed_post(client, "/voice/fr/node?n=%C2%B2", twilio_params())
-    said = " ".join(s.text for s in is_menu_twiml(response).iter("Say"))
-    assert "Menu principal." in said and "problème technique" not in said
+    said = heard(is_menu_twiml(response))
+    assert MAIN_MENU_FIRST in said and "problème technique" not in said
     assert not any("webhook failed" in r.getMessage() for r in caplog.records)
 
 
