@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check serve clean
+.PHONY: run test check serve clean fixtures map
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: $(BIN)/.installed
 
 check: $(BIN)/.installed
 	$(BIN)/python -m ivr check
+
+# After an edit that `make check` accepts: record the golden calls again from menus.yaml...
+fixtures: $(BIN)/.installed
+	$(BIN)/python tests/fixtures/record_all.py
+
+# ...and draw the README's map of the phone tree again.
+map: $(BIN)/.installed
+	$(BIN)/python -m ivr map --readme README.md
 
 clean:
 	rm -rf $(VENV)

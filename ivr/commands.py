@@ -3,6 +3,7 @@ and registered on the app for `flask --app ivr ...` (which loads the app first).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -70,10 +71,24 @@ def tree_command(menus, prompts_dir, lang, with_timing):
 @click.command("map")
 @click.argument("menus", required=False, envvar="IVR_MENUS")
 @click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files")
-def map_command(menus, prompts_dir):
+@click.option("--readme", type=click.Path(exists=True, dir_okay=False),
+              help="write the diagram into this Markdown file's ```mermaid block instead of printing it")
+def map_command(menus, prompts_dir, readme):
     """Print the phone tree as a Mermaid diagram (GitHub and most editors draw it)."""
     from .overview import mermaid
-    click.echo(mermaid(_load_or_exit(menus, prompts_dir)), nl=False)
+    diagram = mermaid(_load_or_exit(menus, prompts_dir))
+    if not readme:
+        click.echo(diagram, nl=False)
+        return
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    fence = "```mermaid\n"
+    if fence not in text:
+        raise click.ClickException(f"{readme} has no ```mermaid block to replace")
+    start = text.index(fence) + len(fence)
+    end = text.index("```", start)
+    path.write_text(text[:start] + diagram + text[end:], encoding="utf-8")
+    click.echo(f"wrote the map into {readme}")
 
 
 COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command,

@@ -220,3 +220,60 @@ def test_a_child_process_that_fails_leaves_the_load_and_its_error_to_this_one(me
     with pytest.raises(RuntimeError, match="a bug in the checks"):
         module.load_apart(menu_copy.menus, menu_copy.prompts)
     assert fork_counted == [1]
+
+
+# -- what a transfer needs, so that no caller is put through to a closed line ------------------
+def test_a_transfer_line_needs_confirmed_hours_or_an_open_line_to_name(menu_copy):
+    block_start = menu_copy.line_of('name: "La ligne sans horaires"')
+    menu_copy.replace('      if_closed: [ligne-nuit]\n      number: "0800 98 100"', '      number: "0800 98 100"')
+    (problem,) = problems_of(menu_copy)
+    assert "helpline 'ligne-sans-horaires' may be put through but has no opening_hours" in problem
+    assert "if_closed: a line that answers day and night" in problem
+    assert block_start < int(problem.split(":")[1]) < block_start + 8  # at its transfer: line
+
+
+@pytest.mark.parametrize("edit,message", [
+    (('press_after_answer: "ww1"', 'press_after_answer: "1 then 2"'), "press_after_answer should be the keys to press"),
+    (('      number: "103"\n', '      number: "103"\n      press_after_answer: "1"\n'),
+     "press_after_answer is only used when callers are put through"),
+])
+def test_keys_sent_after_the_transfer_is_answered_are_checked(menu_copy, edit, message):
+    menu_copy.replace(*edit)
+    (problem,) = problems_of(menu_copy)
+    assert message in problem and f"menus.yaml:{menu_copy.line_of(edit[1].strip())}:" in problem
+
+
+def test_keys_sent_after_the_transfer_is_answered_are_in_the_model(menu_copy):
+    line = load(menu_copy.menus, menu_copy.prompts)
+    assert line.language("fr").helplines["ligne-bureau"].press_after_answer == "ww1"
+    assert line.language("fr").helplines["ligne-couple"].press_after_answer is None
+
+
+def test_public_holidays_close_a_line_with_office_hours(menu_copy):
+    from ivr.model import BRUSSELS
+    office = load(menu_copy.menus, menu_copy.prompts).language("fr").helplines["ligne-bureau"]
+    at = lambda *day: datetime.datetime(*day, 10, 0, tzinfo=BRUSSELS)  # noqa: E731
+    assert office.open_at(at(2026, 12, 22)) is True  # a Tuesday
+    assert office.open_at(at(2026, 12, 24)) is False  # a closed date written in the file
+    assert office.open_at(at(2026, 12, 25)) is False  # Christmas, a Friday: a public holiday
+    assert office.open_at(at(2027, 5, 6)) is False  # Ascension Day, worked out by the holidays package
+    assert office.open_at(at(2027, 5, 7)) is True
+
+
+def test_a_misspelled_public_holidays_entry_is_refused(menu_copy):
+    menu_copy.replace("closed: [public holidays, 2026-12-24]", "closed: [public holiday, 2026-12-24]")
+    (problem,) = problems_of(menu_copy)
+    assert "closed should list dates like [public holidays, 2026-12-24" in problem
+
+
+def test_a_transfer_sentence_that_names_the_service_is_refused_and_says_why(menu_copy):
+    menu_copy.replace('transferring: "Je vous mets en relation. Ne raccrochez pas."',
+                      'transferring: "Je vous mets en relation avec {name}."', file="prompts/fr.yaml")
+    (problem,) = problems_of(menu_copy)
+    assert "'transferring' uses {name}" in problem and "never name the service" in problem
+
+
+def test_a_silent_caller_cannot_be_read_the_menu_more_than_twice(menu_copy):
+    menu_copy.replace("silences_before_goodbye: 1", "silences_before_goodbye: 2")
+    (problem,) = problems_of(menu_copy)
+    assert "silences_before_goodbye should be a whole number from 0 to 1" in problem
