@@ -240,7 +240,7 @@ def test_a_transfer_line_needs_confirmed_hours_or_an_open_line_to_name(menu_copy
 def test_keys_sent_after_the_transfer_is_answered_are_checked(menu_copy, edit, message):
     menu_copy.replace(*edit)
     (problem,) = problems_of(menu_copy)
-    assert message in problem and f"menus.yaml:{menu_copy.line_of(edit[1].strip())}:" in problem
+    assert message in problem and f"menus.yaml:{menu_copy.line_of(edit[1].strip().splitlines()[-1].strip())}:" in problem
 
 
 def test_keys_sent_after_the_transfer_is_answered_are_in_the_model(menu_copy):
