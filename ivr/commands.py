@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import tester, timing
+from . import fallback, tester, timing
 from .bench import bench_command
 from .fallback import fallback_command
 from .load import inspect
@@ -24,12 +24,17 @@ def check_command(menus, prompts_dir):
     menus = menus or str(MENUS_FILE)
     line, problems = inspect(menus, prompts_dir)
     if line is not None:
-        problems = problems + timing.problems(line, read(menus))
+        doc = read(menus)
+        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(p.severity == "error" for p in problems)
     if line is None:
         click.echo(f"{errors} error(s): the line would refuse these files and keep the last good ones.")
+        sys.exit(1)
+    if errors:  # only in the fallback: section, which the running line does not read
+        click.echo(f"{errors} error(s) in the fallback: section: `ivr fallback` would refuse to write the document "
+                   "Twilio plays when the line is down; the line itself would run.")
         sys.exit(1)
     for language in line.languages:
         recordable = set(RECORDABLE_PROMPTS) | set(language.helplines)

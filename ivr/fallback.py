@@ -13,6 +13,8 @@ names, after which the call ends.
 """
 from __future__ import annotations
 
+import difflib
+import os
 import sys
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from .load import MenuError, load
 from .model import Helpline, Language, Line, Menu, Page
 from .numbers import EMERGENCY, to_e164
 from .twiml import say_all
-from .yamlfile import Problem, read
+from .yamlfile import Located, Problem, read
 
 
 class FallbackError(Exception):
@@ -37,16 +39,38 @@ def build(menus_path: str | Path, prompts_dir: str | Path | None = None, caller_
     """The fallback TwiML for these files; raises MenuError or FallbackError with every problem."""
     line = load(menus_path, prompts_dir)
     doc = read(menus_path)
-    section = doc.data.get("fallback") or {}
+    readings, transfer, problems = section(line, doc)
+    problems += caller_id_problems(doc, transfer, caller_id, "error")
+    if problems:
+        raise FallbackError(problems)
+    return render(line, readings, transfer, caller_id)
+
+
+def problems(line: Line, doc: Located) -> list[Problem]:
+    """What `ivr check` reports of the fallback: section, so that `ivr fallback` never finds an
+    error the check did not (the caller ID comes from the environment: a warning here)."""
+    _, transfer, found = section(line, doc)
+    return found + caller_id_problems(doc, transfer, os.environ.get("IVR_TRANSFER_CALLER_ID"), "warning")
+
+
+def section(line: Line, doc: Located) -> tuple[dict[str, tuple[Helpline, ...]], Helpline | None, list[Problem]]:
+    """The helplines each language reads and the helpline to transfer to, from menus.yaml's
+    fallback: section, with every mistake in it."""
+    data = doc.data.get("fallback") if isinstance(doc.data, dict) else None
+    data = data or {}
     problems: list[Problem] = []
 
     def problem(message, *path):
         problems.append(Problem(doc.place("fallback", *path), message))
 
-    if not isinstance(section, dict) or set(section) - {"helplines", "transfer"}:
+    if not isinstance(data, dict):
         problem("fallback: takes 'helplines' (per language) and 'transfer' (one helpline id)")
-        section = {}
-    chosen = section.get("helplines") or {}
+        data = {}
+    for name in set(data) - {"helplines", "transfer"}:
+        close = difflib.get_close_matches(str(name), ["helplines", "transfer"], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        problem(f"fallback: takes 'helplines' (per language) and 'transfer' (one helpline id), not '{name}'{hint}", name)
+    chosen = data.get("helplines") or {}
     if not isinstance(chosen, dict):
         problem("fallback: helplines: should list helpline ids per language, like fr: [ecoute-violences-conjugales]", "helplines")
         chosen = {}
@@ -72,20 +96,22 @@ def build(menus_path: str | Path, prompts_dir: str | Path | None = None, caller_
             problem(f"fallback: helplines: '{code}' is not a language of the line", "helplines", code)
 
     transfer = None
-    if section.get("transfer") is not None:
+    if data.get("transfer") is not None:
         default = line.language(line.default_language)
-        transfer = default.helplines.get(str(section["transfer"]))
+        transfer = default.helplines.get(str(data["transfer"]))
         if transfer is None or not transfer.transfer:
-            problem(f"fallback: transfer: '{section['transfer']}' should be a helpline of {default.code} "
+            problem(f"fallback: transfer: '{data['transfer']}' should be a helpline of {default.code} "
                     "with a transfer: number", "transfer")
             transfer = None
-        elif not transfer.show_caller_number and not caller_id:
-            # Without a caller ID Twilio would show the caller's own number to the helpline.
-            problem("fallback: transfer: needs a caller ID: set IVR_TRANSFER_CALLER_ID or use --caller-id", "transfer")
-            transfer = None
-    if problems:
-        raise FallbackError(problems)
-    return render(line, readings, transfer, caller_id)
+    return readings, transfer, problems
+
+
+def caller_id_problems(doc: Located, transfer: Helpline | None, caller_id: str | None, severity: str) -> list[Problem]:
+    if transfer is None or transfer.show_caller_number or caller_id:
+        return []
+    # Without a caller ID Twilio would show the caller's own number to the helpline.
+    return [Problem(doc.place("fallback", "transfer"),
+                    "fallback: transfer: needs a caller ID: set IVR_TRANSFER_CALLER_ID or use --caller-id", severity)]
 
 
 def main_menu_helplines(language: Language) -> tuple[Helpline, ...]:

@@ -139,3 +139,28 @@ def test_mistakes_in_the_fallback_section_are_reported_with_their_line(menu_copy
     result = fallback(str(menu_copy.menus), "--caller-id", CALLER_ID)
     assert result.exit_code == 1 and message in result.output
     assert f"menus.yaml:{menu_copy.line_of(edit[1].strip())}:" in result.output
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("  # transfer: ligne-couple", "  transfr: ligne-couple"), "fallback: takes 'helplines' (per language) and 'transfer'"),
+    (("  # transfer: ligne-couple", "  transfer: ligne-nuit"), "with a transfer: number"),
+    (("fr: [ligne-couple, ligne-nuit]", "fr: [ligne-coupl, ligne-nuit]"), "'ligne-coupl' is not a helpline of language fr"),
+    (("fr: [ligne-couple, ligne-nuit]", "fr: [ligne-adresse]"), "has no number to say"),
+    (("    nl: [lijn-geweld]", "    de: [lijn-geweld]"), "'de' is not a language"),
+])
+def test_check_finds_every_mistake_of_the_fallback_section_that_fallback_would(menu_copy, edit, message):
+    menu_copy.replace(*edit)
+    where = f"menus.yaml:{menu_copy.line_of(edit[1].strip())}:"
+    checked = CliRunner().invoke(main, ["check", str(menu_copy.menus)])
+    assert checked.exit_code == 1 and message in checked.output and where in checked.output
+    made = fallback(str(menu_copy.menus), "--caller-id", CALLER_ID)
+    assert made.exit_code == 1 and message in made.output and where in made.output
+
+
+def test_check_warns_that_a_fallback_transfer_needs_a_caller_id(menu_copy, monkeypatch):
+    monkeypatch.delenv("IVR_TRANSFER_CALLER_ID", raising=False)
+    menu_copy.replace("  # transfer: ligne-couple", "  transfer: ligne-couple")
+    checked = CliRunner().invoke(main, ["check", str(menu_copy.menus)])
+    assert checked.exit_code == 0 and "warning: fallback: transfer: needs a caller ID" in checked.output
+    monkeypatch.setenv("IVR_TRANSFER_CALLER_ID", CALLER_ID)
+    assert "caller ID" not in CliRunner().invoke(main, ["check", str(menu_copy.menus)]).output
