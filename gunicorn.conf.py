@@ -12,8 +12,18 @@ from ivr.logs import Redacting  # noqa: E402
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# gevent workers (gunicorn's documented async worker class): each connection is a greenlet, so a
+# client that sends its headers or body one byte a second holds only its own greenlet, never the
+# worker. With the sync class four such clients kept a signed /voice waiting 31 s and sixteen took
+# the line down (docs/performance.md, "Slow clients"). The app is monkey-patched in each worker
+# after the fork; ivr/live.py keeps its reload watcher on a real thread.
+worker_class = "gevent"
+worker_connections = 1000  # gunicorn's default: open connections per worker, slow ones included
 # Twilio gives up after 15 s; a worker stuck longer than that helps nobody.
 timeout = 15
+# On SIGTERM (a deploy, a restart) a worker stops accepting and finishes the webhooks in flight for
+# up to this long; Twilio waits no longer than 15 s for any of them (docs/operations.md).
+graceful_timeout = 15
 # No access log: the JSON line each webhook writes on stdout (ivr/logs.py) says more, and never
 # who called. If an operator turns it on anyway, this format leaves out addresses and query strings.
 accesslog = None
@@ -41,6 +51,17 @@ def on_starting(server):
 def on_exit(server):
     if _own_metrics_folder:  # a folder the operator chose is left for them
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def worker_abort(worker):
+    # gunicorn's arbiter sends SIGABRT to a worker that did not report within `timeout`: count it
+    # (ivr_worker_timeouts_total) before the worker dies, so an alert can fire (docs/operations.md).
+    try:
+        from ivr import metrics
+        metrics.count_worker_timeout()
+    except Exception:  # the worker is going anyway; its log line below still says why
+        pass
+    worker.log.error("worker timed out after %s s, counted in ivr_worker_timeouts_total", worker.cfg.timeout)
 
 
 def child_exit(server, worker):
