@@ -46,6 +46,8 @@ def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+    from ivr import metrics  # loaded with the app (preload_app): its files were just removed
+    metrics.folder_emptied()
 
 
 def on_exit(server):
@@ -53,21 +55,18 @@ def on_exit(server):
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
-def worker_abort(worker):
-    # gunicorn's arbiter sends SIGABRT to a worker that did not report within `timeout`: count it
-    # (ivr_worker_timeouts_total) before the worker dies, so an alert can fire (docs/operations.md).
-    try:
-        from ivr import metrics
-        metrics.count_worker_timeout()
-    except Exception:  # the worker is going anyway; its log line below still says why
-        pass
-    worker.log.error("worker timed out after %s s, counted in ivr_worker_timeouts_total", worker.cfg.timeout)
-
-
 def child_exit(server, worker):
     # A dead worker's counters stay (they happened); its live gauges are dropped.
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)
+    if worker.aborted:
+        # The master timed this worker out (gunicorn's "WORKER TIMEOUT": SIGABRT, then SIGKILL):
+        # counted here, in the master, since a stuck worker may never run a hook of its own.
+        try:
+            from ivr import metrics
+            metrics.count_worker_timeout()
+        except Exception:
+            server.log.exception("could not count a worker timeout in the metrics")
 
 
 class RedactingLogger(Logger):
@@ -91,3 +90,13 @@ def when_ready(server):
     import gc
     gc.collect()
     gc.freeze()
+
+
+def worker_exit(server, worker):
+    """A gevent worker's last step. gevent made logging's module lock one of its own when it
+    patched the worker; once the interpreter starts tearing gevent down, that lock fails and
+    logging printed a traceback ("Exception ignored in _removeHandlerRef") for every worker that
+    stopped. No greenlet runs any more here: the interpreter's own lock does."""
+    import _thread
+    import logging
+    logging._lock = _thread.RLock()

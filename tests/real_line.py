@@ -66,6 +66,12 @@ class RealLine:
                 self.stop()
                 raise RuntimeError("gunicorn did not start:\n" + self.log())
             time.sleep(0.1)
+        # One worker answers; give the other time to finish booting: a worker signalled before it
+        # has set up its own handlers misses a SIGTERM (gunicorn's master then waits for it until
+        # graceful_timeout).
+        while len(self.workers()) < int(environ["WEB_CONCURRENCY"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
 
     # -- requests ------------------------------------------------------------------------------
     def url(self, path: str) -> str:
