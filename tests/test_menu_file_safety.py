@@ -117,3 +117,40 @@ def test_ordinary_menus_still_read_and_give_the_same_version(menu_copy):
     assert first == load(ROOT / "menus.yaml", ROOT / "prompts")
     doc = yamlfile.read(menu_copy.menus)
     assert doc.raw == menu_copy.menus.read_bytes()
+
+
+def test_the_real_line_refuses_such_edits_within_seconds_and_its_workers_do_not_grow(tmp_path):
+    """Under the Procfile's gunicorn (gevent workers, live reload every 0.5 s): a named pipe would
+    block a whole worker, an alias bomb would make it grow by hundreds of MB."""
+    import json
+    from real_line import RealLine
+    line = RealLine(tmp_path)
+    try:
+        version = json.loads(line.get("/healthz")[1])["menu_version"]
+        rss_before = {pid: line.rss_mb(pid) for pid in line.workers()}
+        good = line.menus.read_bytes()
+        for accident, reason in [("named pipe", "this is a named pipe, not a regular file"),
+                                 ("alias bomb", "anchors (&) and aliases (*) are not accepted"),
+                                 ("too large", "over the 4 MB cap on menu files")]:
+            line.menus.unlink()
+            if accident == "named pipe":
+                os.mkfifo(line.menus)
+            elif accident == "alias bomb":
+                line.menus.write_text(ALIAS_BOMB, encoding="utf-8")
+            else:
+                line.menus.write_bytes(good + b"#" * yamlfile.MAX_FILE_BYTES)
+            deadline = time.monotonic() + 5
+            while line.log().count(reason) < 2 and time.monotonic() < deadline:  # each worker says so
+                time.sleep(0.1)
+            assert line.log().count(reason) >= 2, (accident, line.log()[-2000:])
+            for _ in range(4):  # both workers keep answering calls, with the last good menu
+                started = time.monotonic()
+                status, body = line.post_voice(timeout=2)
+                assert status == 200 and "<Response>" in body and time.monotonic() - started < 1
+                health = json.loads(line.get("/healthz", timeout=2)[1])
+                assert health["menu_version"] == version and health["refused_edit_errors"] == 1
+        for pid, before in rss_before.items():
+            assert line.rss_mb(pid) < before + 20, (pid, before, line.rss_mb(pid))
+        assert "Traceback" not in line.log()
+    finally:
+        line.stop()
