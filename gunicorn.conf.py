@@ -100,3 +100,18 @@ def worker_exit(server, worker):
     import _thread
     import logging
     logging._lock = _thread.RLock()
+
+
+def post_request(worker, req, environ, resp):
+    """Let the worker's other connections go first. A gevent worker reads a keep-alive
+    connection's next request as soon as it is there, without passing through its hub: a client
+    that answers fast (a load generator, or an attacker) is served again and again while the
+    others wait (p99 200-300 ms under wrk with 16 connections, p50 1 ms). Yielding here serves
+    the ready connections in turn."""
+    _yield_to_others()
+
+
+def _yield_to_others():
+    gevent = sys.modules.get("gevent")
+    if gevent is not None:
+        gevent.sleep(0)
