@@ -111,12 +111,19 @@ def test_a_running_line_refuses_the_edit_keeps_the_last_good_menu_and_logs_why(m
     assert reason in caplog.text and "still serving version " + good.version in caplog.text
 
 
-def test_ordinary_menus_still_read_and_give_the_same_version(menu_copy):
-    # The version is the digest of the bytes read once; the shipped menu still loads.
+def test_ordinary_menus_still_read_and_give_the_same_version(menu_copy, tmp_path):
+    # The version is the digest of the bytes read once: the same files elsewhere, the same line.
+    import shutil
     first = load(menu_copy.menus, menu_copy.prompts)
-    assert first == load(ROOT / "menus.yaml", ROOT / "prompts")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    shutil.copy(menu_copy.menus, other / "menus.yaml")
+    shutil.copytree(menu_copy.prompts, other / "prompts")
+    assert load(other / "menus.yaml", other / "prompts") == first
     doc = yamlfile.read(menu_copy.menus)
     assert doc.raw == menu_copy.menus.read_bytes()
+    menu_copy.replace("\n", "\n# an edit\n")
+    assert load(menu_copy.menus, menu_copy.prompts).version != first.version
 
 
 def test_the_real_line_refuses_such_edits_within_seconds_and_its_workers_do_not_grow(tmp_path):
