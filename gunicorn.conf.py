@@ -112,6 +112,6 @@ def post_request(worker, req, environ, resp):
 
 
 def _yield_to_others():
-    gevent = sys.modules.get("gevent")
-    if gevent is not None:
-        gevent.sleep(0)
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("socket"):  # a gevent worker, not a sync one
+        sys.modules["gevent"].sleep(0)
