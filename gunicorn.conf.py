@@ -92,6 +92,13 @@ def when_ready(server):
     gc.freeze()
 
 
+def post_worker_init(worker):
+    # Each worker follows menu edits from its start, not from its first request: otherwise a
+    # worker that has answered nothing yet would serve the menu it was born with at first.
+    from ivr import live
+    live.watch_all()
+
+
 def worker_exit(server, worker):
     """A gevent worker's last step. gevent made logging's module lock one of its own when it
     patched the worker; once the interpreter starts tearing gevent down, that lock fails and

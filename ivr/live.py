@@ -23,6 +23,16 @@ from .model import Line
 log = logging.getLogger(__name__)
 
 
+_LINES: "weakref.WeakSet[LiveLine]" = weakref.WeakSet()  # every line of this process, for watch_all
+
+
+def watch_all() -> None:
+    """Start the watcher of every line in this process now (gunicorn.conf.py's post_worker_init):
+    a worker that has not answered a request yet still follows edits, and refuses bad ones."""
+    for live in list(_LINES):
+        live.watch()
+
+
 def _real_threads():
     """(start a thread, sleep) of the operating system, even in a gevent worker.
 
@@ -53,6 +63,7 @@ class LiveLine:
         self._watching = False
         self._lock = threading.Lock()
         self._sleep = time.sleep
+        _LINES.add(self)
         me = weakref.ref(self)  # the fork hook must not keep a replaced app's menus alive
         os.register_at_fork(after_in_child=lambda: me() and me()._forked())
 
