@@ -12,8 +12,18 @@ from ivr.logs import Redacting  # noqa: E402
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# gevent workers (gunicorn's documented async worker class): each connection is a greenlet, so a
+# client that sends its headers or body one byte a second holds only its own greenlet, never the
+# worker. With the sync class four such clients kept a signed /voice waiting 31 s and sixteen took
+# the line down (docs/performance.md, "Slow clients"). The app is monkey-patched in each worker
+# after the fork; ivr/live.py keeps its reload watcher on a real thread.
+worker_class = "gevent"
+worker_connections = 1000  # gunicorn's default: open connections per worker, slow ones included
 # Twilio gives up after 15 s; a worker stuck longer than that helps nobody.
 timeout = 15
+# On SIGTERM (a deploy, a restart) a worker stops accepting and finishes the webhooks in flight for
+# up to this long; Twilio waits no longer than 15 s for any of them (docs/operations.md).
+graceful_timeout = 15
 # No access log: the JSON line each webhook writes on stdout (ivr/logs.py) says more, and never
 # who called. If an operator turns it on anyway, this format leaves out addresses and query strings.
 accesslog = None
@@ -36,6 +46,8 @@ def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+    from ivr import metrics  # loaded with the app (preload_app): its files were just removed
+    metrics.folder_emptied()
 
 
 def on_exit(server):
@@ -47,6 +59,14 @@ def child_exit(server, worker):
     # A dead worker's counters stay (they happened); its live gauges are dropped.
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)
+    if worker.aborted:
+        # The master timed this worker out (gunicorn's "WORKER TIMEOUT": SIGABRT, then SIGKILL):
+        # counted here, in the master, since a stuck worker may never run a hook of its own.
+        try:
+            from ivr import metrics
+            metrics.count_worker_timeout()
+        except Exception:
+            server.log.exception("could not count a worker timeout in the metrics")
 
 
 class RedactingLogger(Logger):
@@ -70,3 +90,35 @@ def when_ready(server):
     import gc
     gc.collect()
     gc.freeze()
+
+
+def post_worker_init(worker):
+    # Each worker follows menu edits from its start, not from its first request: otherwise a
+    # worker that has answered nothing yet would serve the menu it was born with at first.
+    from ivr import live
+    live.watch_all()
+
+
+def worker_exit(server, worker):
+    """A gevent worker's last step. gevent made logging's module lock one of its own when it
+    patched the worker; once the interpreter starts tearing gevent down, that lock fails and
+    logging printed a traceback ("Exception ignored in _removeHandlerRef") for every worker that
+    stopped. No greenlet runs any more here: the interpreter's own lock does."""
+    import _thread
+    import logging
+    logging._lock = _thread.RLock()
+
+
+def post_request(worker, req, environ, resp):
+    """Let the worker's other connections go first. A gevent worker reads a keep-alive
+    connection's next request as soon as it is there, without passing through its hub: a client
+    that answers fast (a load generator, or an attacker) is served again and again while the
+    others wait (p99 200-300 ms under wrk with 16 connections, p50 1 ms). Yielding here serves
+    the ready connections in turn."""
+    _yield_to_others()
+
+
+def _yield_to_others():
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("socket"):  # a gevent worker, not a sync one
+        sys.modules["gevent"].sleep(0)

@@ -41,6 +41,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         TRANSFER_CALLER_ID=os.environ.get("IVR_TRANSFER_CALLER_ID", ""),
         LANGUAGE_BY_NUMBER=os.environ.get("IVR_LANGUAGE_BY_NUMBER", ""),
         TRUSTED_PROXIES=os.environ.get("IVR_TRUSTED_PROXIES", "1"),
+        # "1": the proxies in front set X-Forwarded-Host and X-Forwarded-Port to the public URL's.
+        # Off, only the scheme is taken from them: a client could otherwise name any host of the
+        # same Twilio account there and replay a request signed for another line's URL.
+        PROXY_SETS_HOST=os.environ.get("IVR_PROXY_SETS_HOST", "") == "1",
+        # Secrets of Twilio SharedKeys (Webhook Rules, X-Twilio-Webhooks-Signature-Settings),
+        # separated by commas (two while a key is rotated).
+        WEBHOOK_SHARED_KEYS=os.environ.get("IVR_WEBHOOK_SHARED_KEYS", ""),
         # How often each worker looks for edited menu files; 0 turns live reload off.
         RELOAD_SECONDS=os.environ.get("IVR_RELOAD_SECONDS", "2"),
         # Opening hours are Brussels time; tests put a fixed clock here.
@@ -75,8 +82,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies and not app.config["ALLOW_UNSIGNED"]:
-        # Behind a TLS-terminating proxy Twilio signs the public https:// URL; rebuild it.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+        # Behind a TLS-terminating proxy Twilio signs the public https:// URL; rebuild it. The host
+        # and port only when the operator says the proxy sets them (IVR_PROXY_SETS_HOST=1).
+        host = proxies if app.config["PROXY_SETS_HOST"] else 0
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=host, x_port=host)
     return app
 
 
@@ -93,6 +102,9 @@ def _check_config(app: Flask) -> None:
         raise ConfigError("TWILIO_AUTH_TOKEN is not set: the line refuses to start without it, since it "
                           "could not tell Twilio's requests from forged ones. For local development only, "
                           "set IVR_ALLOW_UNSIGNED=1 (or use `make run`).")
+    keys = config["WEBHOOK_SHARED_KEYS"]
+    if isinstance(keys, str):
+        config["WEBHOOK_SHARED_KEYS"] = tuple(k.strip() for k in keys.split(",") if k.strip())
     caller_id = config["TRANSFER_CALLER_ID"]
     if caller_id:
         e164 = to_e164(caller_id)

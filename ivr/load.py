@@ -192,7 +192,7 @@ def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
         doc = read(menus_path)
     except YamlFileError as e:
         return None, [e.problem]
-    digest.update(menus_path.read_bytes())
+    digest.update(doc.raw)
     top = check.fields(doc, (), doc.data, TOP_FIELDS | _language_codes(doc.data), "menus.yaml")
 
     codes = top.get("languages")
@@ -333,7 +333,7 @@ def _prompts(check: _Checker, path: Path, digest) -> tuple[str, str, MappingProx
     except YamlFileError as e:
         check.problems.append(e.problem)
         return None
-    digest.update(path.read_bytes())
+    digest.update(doc.raw)
     data = doc.data if isinstance(doc.data, dict) else check.fields(doc, (), doc.data, PROMPT_FILE_FIELDS, f"prompts file {path.name}")
     for name in data:
         if str(name) not in PROMPT_FILE_FIELDS:

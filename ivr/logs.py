@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import time
+from urllib.parse import unquote
 
 # A phone number in any of its usual forms (+32 470 12 34 56, 0470/12.34.56, 32470123456,
 # +32 (0)470...): eight digits or more (a Belgian number without its 0 has 8 or 9), one separator
@@ -26,7 +27,40 @@ _PHONE = re.compile(r"\+?\d(?:[ ./-]?\d){7,}|\+?\d{2,3} ?\(0\) ?\d(?:[ ./-]?\d){
 _SID = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b")
 
 
+# A number written into a URL or a form body: %2B32%20470%2012..., +32+470+12... (a space as "+"),
+# even escaped twice (%252B32...). gunicorn's own warnings quote a bad request line as it came.
+_ESCAPED_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2}|[\d+./()-])+")
+
+
+def _unescaped_number(match: re.Match) -> str:
+    run = match.group()
+    if "%" not in run and "+" not in run[1:]:
+        return run  # nothing escaped: the plain pattern below decides
+    text = run
+    for _ in range(3):  # escaped once, twice or three times
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    for candidate in (text, text.replace("+", " "), "+" + text[1:].replace("+", " ") if text[:1] == "+" else ""):
+        if candidate and _PHONE.search(candidate):
+            return "[number]"
+    return run
+
+
 def redact(text: str) -> str:
+    if "%" in text or "+" in text:
+        text = _ESCAPED_RUN.sub(_unescaped_number, text)
+        if "%" in text:
+            # Escaped more than once, the run above cannot see it whole: unescape the line itself
+            # when that shows a number (the line then reads unescaped, its number blanked).
+            decoded = text
+            for _ in range(3):
+                decoded, before = unquote(decoded), decoded
+                if decoded == before:
+                    break
+            if decoded != text and _ESCAPED_RUN.sub(_unescaped_number, decoded) != decoded:
+                text = _ESCAPED_RUN.sub(_unescaped_number, decoded)
     return _PHONE.sub("[number]", _SID.sub("[sid]", text))
 
 

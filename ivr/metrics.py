@@ -16,7 +16,27 @@ import time
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
                                generate_latest)
-from prometheus_client import multiprocess
+from prometheus_client import multiprocess, values
+
+log = logging.getLogger(__name__)
+
+# Which files this worker writes in PROMETHEUS_MULTIPROC_DIR: "<pid>", or "<pid>-<n>" once the
+# folder has been deleted under it n times (a /tmp cleaner). prometheus_client opens a worker's
+# files again, from zero, when this changes: counts after the folder came back are seen again,
+# not written to files nobody can read. gunicorn.conf.py's child_exit marks workers dead by pid;
+# the line keeps no live gauges, so the suffix costs nothing there.
+_folder_generation = 0
+
+
+def _process_id() -> str:
+    return f"{os.getpid()}-{_folder_generation}" if _folder_generation else str(os.getpid())
+
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    values.ValueClass = values.MultiProcessValue(process_identifier=_process_id)
+    # A metric without labels writes its zero when it is defined, below (gunicorn's master imports
+    # this before its on_starting hook makes the folder).
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 CALLS_STARTED = Counter("ivr_calls_started", "Calls that reached the safety message, by language", ["language"])
 LANGUAGE_CHANGES = Counter("ivr_language_changes", "Callers who switched language mid-call, to this language", ["language"])
@@ -31,7 +51,9 @@ QUICK_EXITS = Counter("ivr_quick_exits", "Calls ended with the quick-exit key", 
 TECHNICAL_PROBLEMS = Counter("ivr_technical_problems", "Webhooks that failed and were apologised for", ["step"])
 WEBHOOKS = Counter("ivr_webhooks", "Webhook answers by step and HTTP status", ["step", "status"])
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-LATENCY = Histogram("ivr_webhook_seconds", "Time to answer a webhook", ["step"], buckets=LATENCY_BUCKETS)
+LATENCY = Histogram("ivr_webhook_seconds", "Time to answer a webhook, from when the platform's router received it "
+                    "(X-Request-Start) when it says so", ["step"], buckets=LATENCY_BUCKETS)
+WORKER_TIMEOUTS = Counter("ivr_worker_timeouts", "Workers gunicorn killed for not answering within its timeout")
 
 DIAL_STATUSES = {"completed", "answered", "busy", "no-answer", "failed", "canceled"}
 
@@ -40,6 +62,7 @@ def exposition() -> tuple[bytes, str]:
     """The text /metrics serves: this process's values, or every worker's under gunicorn."""
     flush()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        ensure_folder()
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
@@ -86,9 +109,35 @@ def observe_latency(seconds: float, step: str) -> None:
         _start_flusher()
 
 
+def ensure_folder() -> None:
+    """Make PROMETHEUS_MULTIPROC_DIR again if it was deleted (a /tmp cleaner): without it a new
+    worker cannot count, and /metrics could not read any worker."""
+    global _folder_generation
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder or os.path.isdir(folder):
+        return
+    os.makedirs(folder, exist_ok=True)
+    _folder_generation += 1  # this worker's counts start again in new files there
+    log.warning("the metrics folder %s had been deleted: made again; counts written before are lost", folder)
+
+
+def folder_emptied() -> None:
+    """This process's files in the folder were removed (gunicorn.conf.py's on_starting, in the
+    master): its values start again in new files, so what it counts later is seen."""
+    global _folder_generation
+    _folder_generation += 1
+
+
+def count_worker_timeout() -> None:
+    """Called in gunicorn's master (gunicorn.conf.py's child_exit) for a worker it timed out."""
+    ensure_folder()
+    WORKER_TIMEOUTS.inc()
+
+
 def flush() -> None:
     """Add every pending count and latency of this process to the Prometheus values."""
     global _pending, _pending_latency
+    ensure_folder()
     with _lock:
         pending, _pending = _pending, {}
         latency, _pending_latency = _pending_latency, {}
@@ -126,7 +175,7 @@ def _flush_forever() -> None:
         try:
             flush()
         except Exception:  # a flusher that dies would silently stop the metrics
-            logging.getLogger(__name__).exception("could not add the pending counts to the metrics")
+            log.exception("could not add the pending counts to the metrics")
 
 
 def _after_fork() -> None:

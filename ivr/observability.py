@@ -28,6 +28,9 @@ STEPS = {"voice.incoming": "incoming", "voice.language_choice": "language", "voi
 def init_app(app: Flask) -> None:
     app.config.setdefault("METRICS_TOKEN", os.environ.get("IVR_METRICS_TOKEN", ""))
     app.config.setdefault("WEBHOOK_LOG", True)  # off only for the testers' in-process tools
+    # X-Request-Start (the time a request waited in front of the app) is believed only from a
+    # proxy: a client facing the app directly could write any time there.
+    app.config.setdefault("QUEUE_TIME", str(app.config.get("TRUSTED_PROXIES", "1")) not in ("", "0"))
     app.extensions["ivr_call_id_key"] = logs.call_id_key(app.config.get("TWILIO_AUTH_TOKEN", ""))
     logs.setup_error_log()
     app.register_blueprint(bp)
@@ -54,7 +57,11 @@ def prometheus():
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         return Response("a bearer token is needed\n", 401, {"WWW-Authenticate": "Bearer"}, mimetype="text/plain")
-    body, content_type = metrics.exposition()
+    try:
+        body, content_type = metrics.exposition()
+    except Exception:  # a scrape that fails is told so, never with a 500
+        log.exception("could not read the metrics")
+        return Response("the metrics cannot be read now; see the error log\n", 503, mimetype="text/plain")
     return Response(body, content_type=content_type)
 
 
@@ -85,6 +92,8 @@ class Facts(NamedTuple):
 
 def _count_and_log(app: Flask, req, store, response: Response) -> None:
     seconds = time.perf_counter() - req.started
+    if app.config["QUEUE_TIME"]:
+        seconds += req.queued_seconds()
     status = response.status_code
     decided = store.get("ivr_decided")
     if decided is not None and status == 200 and not store.get("ivr_error"):

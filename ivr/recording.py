@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 
 import phonenumbers
@@ -63,9 +64,26 @@ def enable(app: Flask) -> None:
                 _append(folder, request.full_path if request.query_string else request.path,
                         request.method, request.form.to_dict(), response.get_data(as_text=True),
                         app.config["CLOCK"]())
+            except OSError as e:  # the folder is gone, full, or not ours to write: say so, once a minute
+                _cannot_write(folder, e)
             except Exception:  # recording must never cost the caller their answer
                 log.exception("could not record a step at %s", request.path)
         return response
+
+
+_WARNED_AT: dict[str, float] = {}  # folder -> when this worker last said it cannot write there
+WARN_EVERY_SECONDS = 60.0
+
+
+def _cannot_write(folder: Path, error: OSError) -> None:
+    now = time.monotonic()
+    last = _WARNED_AT.get(str(folder))
+    if last is not None and now - last < WARN_EVERY_SECONDS:
+        return
+    _WARNED_AT[str(folder)] = now
+    # No traceback: the reason is the system's (errno), and the step's data stays out of the log.
+    log.warning("IVR_RECORD_DIR: cannot write in %s (%s); calls are answered but not recorded "
+                "(said at most once a minute)", folder, error.strerror or type(error).__name__)
 
 
 def scrub(params: dict, text: str) -> tuple[dict, str]:
@@ -112,14 +130,14 @@ def _key(folder: Path) -> bytes:
         # Written whole under another name, then linked: a worker never reads half a key, and
         # when two workers race, the first link wins and both use its key.
         draft = folder / f".key.{os.getpid()}.{secrets.token_hex(4)}"
-        draft.write_text(secrets.token_hex(32))
-        draft.chmod(0o600)
         try:
+            draft.write_text(secrets.token_hex(32))
+            draft.chmod(0o600)
             os.link(draft, path)
         except FileExistsError:
             pass
         finally:
-            draft.unlink()
+            draft.unlink(missing_ok=True)  # never left behind, even when the disk refused it
     return path.read_text().strip().encode()
 
 
@@ -135,15 +153,29 @@ def _append(folder: Path, path: str, method: str, params: dict, answer: str, now
     # Readable by the owner only; the hour alone is kept, so a file cannot be matched to one call
     # in Twilio's call log by its start time.
     hour = now.replace(minute=0, second=0, microsecond=0)
-    with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    header = (f"# Recorded by the line (IVR_RECORD_DIR); numbers and ids are placeholders.\n"
+              f"# Replay: python -m ivr replay FILE. Format: docs/testing.md\n"
+              f"call: recorded {hour.strftime('%Y-%m-%d %H:00')}\n"
+              f"clock: '{hour.isoformat(timespec='minutes')}'\nsteps:\n").encode()
+    step = dump_step(path, method, params, answer).encode("utf-8")
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size  # checked under the lock: one header per call
         try:
-            if os.fstat(f.fileno()).st_size == 0:  # checked under the lock: one header per call
-                f.write(f"# Recorded by the line (IVR_RECORD_DIR); numbers and ids are placeholders.\n"
-                        f"# Replay: python -m ivr replay FILE. Format: docs/testing.md\n"
-                        f"call: recorded {hour.strftime('%Y-%m-%d %H:00')}\n"
-                        f"clock: '{hour.isoformat(timespec='minutes')}'\nsteps:\n")
-            f.write(dump_step(path, method, params, answer))
-            f.flush()
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            _write_all(fd, step if size else header + step)
+        except OSError:
+            # A full disk or a size limit: take back what was written of this step, and a file
+            # this step created is removed rather than left empty or half a header.
+            os.ftruncate(fd, size)
+            if size == 0:
+                os.unlink(target)
+            raise
+    finally:
+        os.close(fd)  # also lets the lock go
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

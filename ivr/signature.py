@@ -21,17 +21,27 @@ import functools
 import hashlib
 import hmac
 
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import HMAC_SHA1, RequestValidator, get_signature_algorithm
 
 
-def is_from_twilio(auth_token: str, url: str, params, signature: str) -> bool:
-    """`params`: the POST parameters, Flask's request.form or a plain dict."""
-    if not signature:
+def signature_algorithm(settings_header: str | None) -> str:
+    """The algorithm X-Twilio-Webhooks-Signature-Settings names (twilio's own reading of it):
+    HMAC_SHA256 for a Webhook Rule's SharedKey; HMAC_SHA1 when the header says none."""
+    return get_signature_algorithm(settings_header)
+
+
+def is_from_twilio(key: str, url: str, params, signature: str, algorithm: str | None = None) -> bool:
+    """`key`: the auth token, or a SharedKey's secret; `algorithm`: as `signature_algorithm`
+    reads it (None: HMAC-SHA1). `params`: the POST parameters, Flask's request.form or a dict."""
+    if not signature or not key:
         return False
-    if hmac.compare_digest(_signature(auth_token, url, params), signature.encode()):
+    sha1 = algorithm is None or algorithm.upper() == HMAC_SHA1
+    if sha1 and hmac.compare_digest(_signature(key, url, params), signature.encode()):
         return True
     try:
-        return RequestValidator(auth_token).validate(url, params, signature)
+        # twilio's validator for everything else: HMAC-SHA256, and an algorithm it does not know
+        # (refused, with its own warning in the log).
+        return RequestValidator(key).validate(url, params, signature, None if sha1 else algorithm)
     except ValueError:  # a URL urlparse refuses (a forged Host such as "[a:b]"): not Twilio's
         return False
 

@@ -22,7 +22,7 @@ from .load import KEYPAD
 from .media import media_url
 from .model import BRUSSELS
 from .numbers import is_toll_free, to_e164
-from .signature import is_from_twilio
+from .signature import is_from_twilio, signature_algorithm
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +160,25 @@ def check_signature():
             abort(403)
         g.ivr_signed = True
         return None
-    signature = req.environ.get("HTTP_X_TWILIO_SIGNATURE", "")  # X-Twilio-Signature, without werkzeug's Headers
+    environ = req.environ
+    signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")  # X-Twilio-Signature, without werkzeug's Headers
+    # A Webhook Rule of the account signs with one of its SharedKeys and says so in this header
+    # (key=<id>,algorithm=HMAC_SHA256); without it, the auth token and HMAC-SHA1.
+    settings = environ.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS")
+    if settings is None:
+        keys, algorithm = (config["TWILIO_AUTH_TOKEN"],), None
+    else:
+        keys, algorithm = config["WEBHOOK_SHARED_KEYS"], signature_algorithm(settings)
+        if not keys:
+            log.warning("refused a webhook signed with a Twilio SharedKey (X-Twilio-Webhooks-Signature-Settings): "
+                        "set IVR_WEBHOOK_SHARED_KEYS to its secret")
     # Twilio never repeats a parameter; the signature covers a repeated one's values in any order,
     # so a captured request could be replayed with them swapped. Refuse them.
     signed = len(req.parameters()) == len(params)
     if signed:
         try:
-            signed = is_from_twilio(config["TWILIO_AUTH_TOKEN"], _url_as_requested(req), params, signature)
+            url = _url_as_requested(req)
+            signed = any(is_from_twilio(key, url, params, signature, algorithm) for key in keys)
         except Exception:  # a URL rebuilt from a forged Host or X-Forwarded-* the validator cannot parse
             signed = False
     if not signed:

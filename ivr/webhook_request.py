@@ -25,6 +25,31 @@ class WebhookRequest(Request):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.started = time.perf_counter()  # for the webhook's latency (ivr.observability)
+        self.arrived = time.time()  # the same moment on the wall clock, to compare with X-Request-Start
+
+    def queued_seconds(self) -> float:
+        """How long the request waited before the app saw it, where the platform says so:
+        X-Request-Start, set by Heroku's router (milliseconds since 1970) and by nginx when
+        configured (`t=${msec}`: seconds, with a decimal point); microseconds are read too.
+        0 without the header, for a value that is not a time, or one more than an hour off."""
+        value = self.environ.get("HTTP_X_REQUEST_START", "")
+        if not value:
+            return 0.0
+        value = value.strip()
+        if value[:2] in ("t=", "T="):
+            value = value[2:]
+        try:
+            start = float(value)
+        except ValueError:
+            return 0.0
+        if start > 1e14:
+            start /= 1e6
+        elif start > 1e11:
+            start /= 1e3
+        waited = self.arrived - start
+        if not 0.0 <= waited <= 3600.0:  # clocks a little apart give a small negative wait: none
+            return 0.0
+        return waited
 
     @property
     def params(self) -> dict[str, str]:

@@ -5,6 +5,8 @@ a column, so we keep PyYAML's marks instead of throwing them away.
 """
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ class Located:
         # Line and column, 0-based, packed in one int (see _at), made a Place when asked for:
         # a menu has a place for every value, and an int takes 32 bytes where a Place takes 136.
         self._places = places
+        self.raw = b""  # the file's bytes, when read from a file (`read`)
 
     def place(self, *path) -> Place:
         """Where the value at `path` was written; falls back to its nearest written parent."""
@@ -67,18 +70,78 @@ class YamlFileError(Exception):
         self.problem = problem
 
 
+# Menu files are a few KB; the generated 2,000-helpline menu is 0.7 MB. A file past this cap is
+# an accident (a log or a dump saved under the wrong name) and is refused before it is read.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
 def read(path: str | Path) -> Located:
     path = Path(path)
     name = str(path)
+    raw = _read_raw(path, name)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise YamlFileError(Problem(Place(name, 1, 1), "this file does not exist")) from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise YamlFileError(
             Problem(Place(name, 1, 1), f"this file is not UTF-8 text ({e.reason}); save it as UTF-8")
         ) from None
-    return parse(text, name)
+    doc = parse(text, name)
+    doc.raw = raw  # the bytes read, for the menu's version: the file is never opened twice
+    return doc
+
+
+def _read_raw(path: Path, name: str) -> bytes:
+    """Only a regular file is opened, and never waited on: a named pipe, a device or a socket saved
+    under a menu's name would block the reader (the check command, or a worker's reload) for ever.
+    O_NONBLOCK makes even a pipe swapped in after the first look open at once; the opened file is
+    looked at again before a byte is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise YamlFileError(Problem(Place(name, 1, 1), "this file does not exist")) from None
+    except IsADirectoryError:
+        raise YamlFileError(Problem(Place(name, 1, 1), "this is a folder, not a file")) from None
+    except OSError as e:
+        raise YamlFileError(Problem(Place(name, 1, 1), f"this file cannot be opened ({e.strerror})")) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise YamlFileError(Problem(Place(name, 1, 1), f"this is {_kind(info.st_mode)}, not a regular file: "
+                                                           "save the menu as an ordinary file"))
+        if info.st_size > MAX_FILE_BYTES:
+            raise YamlFileError(Problem(Place(name, 1, 1), f"this file is {_megabytes(info.st_size)}, over the "
+                                                           f"{_megabytes(MAX_FILE_BYTES)} cap on menu files"))
+        chunks, size = [], 0
+        while True:  # a file that grows while it is read is stopped at the cap too
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise YamlFileError(Problem(Place(name, 1, 1), f"this file is over the {_megabytes(MAX_FILE_BYTES)} "
+                                                               "cap on menu files"))
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as e:
+        raise YamlFileError(Problem(Place(name, 1, 1), f"this file cannot be read ({e.strerror})")) from None
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB" if size % (1024 * 1024) else f"{size // (1024 * 1024)} MB"
 
 
 # libyaml's parser (shipped in PyYAML's wheels) reads a large menu about ten times faster and
@@ -88,8 +151,10 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def parse(text: str, name: str) -> Located:
     try:
-        data, places = _read_events(text)
-    except (_NotPlain, yaml.YAMLError, YamlFileError, RecursionError):
+        data, places = _read_events(text, name)
+    except YamlFileError:
+        raise
+    except (_NotPlain, yaml.YAMLError, RecursionError):
         # Anything unusual, and every mistake, is read again the reference way (the whole tree of
         # nodes first), which reports the same error, at the same place, as it always did.
         return _parse_composed(text, name)
@@ -98,6 +163,7 @@ def parse(text: str, name: str) -> Located:
 
 def _parse_composed(text: str, name: str) -> Located:
     try:
+        _refuse_aliases(text, name)
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -119,9 +185,29 @@ def _parse_composed(text: str, name: str) -> Located:
     return Located(name, data, places)
 
 
+_ALIASES = ("anchors (&) and aliases (*) are not accepted in menu files: write the text out where it "
+            "is needed (a few lines of aliases can stand for millions of values)")
+
+
+def _alias_problem(event, name: str) -> YamlFileError:
+    return YamlFileError(Problem(Place(name, event.start_mark.line + 1, event.start_mark.column + 1), _ALIASES))
+
+
+def _refuse_aliases(text: str, name: str) -> None:
+    """The first anchor or alias in the file is refused, before any of its values is built: nine
+    lines of nine aliases each would build nine to the ninth values (an "alias bomb")."""
+    loader = _LOADER(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise _alias_problem(event, name)
+    finally:
+        loader.dispose()
+
+
 class _NotPlain(Exception):
-    """Something the streamed reading leaves to the composed one: anchors and aliases, several
-    documents, a tag it does not know, or any mistake (which the composed reading reports)."""
+    """Something the streamed reading leaves to the composed one: several documents, a tag it does not know, or any mistake (which the composed reading reports)."""
 
 
 # What a plain scalar can be, built straight from its text, with no memory of it kept.
@@ -131,7 +217,7 @@ _SCALARS = {tag: yaml.SafeLoader.yaml_constructors[tag] for tag in (
     "tag:yaml.org,2002:str")}
 
 
-def _read_events(text: str) -> tuple:
+def _read_events(text: str, name: str) -> tuple:
     """The same data and places as `_parse_composed`, built from the parser's events as they
     come: no tree of nodes (with two marks each) for the whole file is ever held, so reading a
     large menu needs a fraction of the memory, and leaves less of it behind."""
@@ -142,7 +228,7 @@ def _read_events(text: str) -> tuple:
         if loader.check_event(yaml.StreamEndEvent):
             return None, places
         loader.get_event()  # the start of the document
-        data = _from_events(loader, (), places)
+        data = _from_events(loader, (), places, name)
         loader.get_event()  # the end of the document
         if not loader.check_event(yaml.StreamEndEvent):
             raise _NotPlain  # a second document
@@ -151,22 +237,22 @@ def _read_events(text: str) -> tuple:
         loader.dispose()
 
 
-def _from_events(loader, path, places):
+def _from_events(loader, path, places, name):
     event = loader.get_event()
     if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
-        raise _NotPlain
+        raise _alias_problem(event, name)
     places[path] = _at(event.start_mark)
     if isinstance(event, yaml.MappingStartEvent):
         out = {}
         key_path = path + ("<key>",)
         while not loader.check_event(yaml.MappingEndEvent):
-            key = _from_events(loader, key_path, places)
+            key = _from_events(loader, key_path, places, name)
             if isinstance(key, (dict, list)) or key in out:
                 raise _NotPlain
             if type(key) is str:
                 key = sys.intern(key)  # "name", "about"...: one string for every helpline
             key_place = places[key_path]
-            out[key] = _from_events(loader, path + (key,), places)
+            out[key] = _from_events(loader, path + (key,), places, name)
             places[path + (key,)] = key_place
         loader.get_event()
         places.pop(key_path, None)
@@ -174,7 +260,7 @@ def _from_events(loader, path, places):
     if isinstance(event, yaml.SequenceStartEvent):
         out = []
         while not loader.check_event(yaml.SequenceEndEvent):
-            out.append(_from_events(loader, path + (len(out),), places))
+            out.append(_from_events(loader, path + (len(out),), places, name))
         loader.get_event()
         return out
     tag = event.tag

@@ -281,13 +281,15 @@ def test_the_callers_own_number_is_shown_only_where_an_operator_turned_it_on(men
 
 
 def test_a_third_language_is_added_with_files_only(menu_copy):
+    import copy
+
     import yaml
     from ivr import create_app
     from ivr.phone import FlaskTransport, call
     from conftest import PUBLIC_URL, TOKEN
     menus = yaml.safe_load(menu_copy.menus.read_text(encoding="utf-8"))
     menus["languages"].append("de")
-    menus["de"] = menus["fr"]  # content an operator would translate
+    menus["de"] = copy.deepcopy(menus["fr"])  # content an operator would translate (a copy: no YAML alias)
     menu_copy.menus.write_text(yaml.safe_dump(menus, allow_unicode=True), encoding="utf-8")
     german = (menu_copy.prompts / "fr.yaml").read_text(encoding="utf-8")
     german = german.replace("Polly.Isabelle-Neural", "Polly.Vicki-Neural").replace("language: fr-BE", "language: de-DE")

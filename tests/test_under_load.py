@@ -19,7 +19,9 @@ def test_the_line_holds_under_load_with_menu_edits_and_a_killed_worker():
     assert summary["problems"] == [], summary
     assert summary["workers_killed"] == 1
     assert summary["answers_5xx"] == 0 and summary["broken_calls"] == []
-    assert summary["failures"] == summary["failures_in_flight_on_killed_worker"] <= 1
+    # Every failure was in flight on the killed worker: a gevent worker holds many connections, and
+    # a SIGKILL drops all of them (at most the 32 calls' requests, one each).
+    assert summary["failures"] == summary["failures_in_flight_on_killed_worker"] <= 32
     # a call cut by the killed worker may not have got anywhere; every other call did
     assert summary["calls"] >= 32
     assert summary["calls_reaching_main_menu_or_helpline"] >= summary["calls"] - summary["failures"]

@@ -54,9 +54,18 @@ def test_changed_parameters_break_the_signature(client):
 
 
 def test_the_public_https_url_validates_behind_a_tls_proxy(client):
-    # The proxy talks plain http to the app and says what the public URL was.
+    # The proxy talks plain http to the app, passes the Host on and says the scheme was https.
     response = signed_post(
         client, "/voice", twilio_params(), url="https://help.example.be/voice",
+        base_url="http://help.example.be", headers={"X-Forwarded-Proto": "https"},
+    )
+    is_menu_twiml(response)
+
+
+def test_a_proxy_that_sets_the_host_is_believed_when_the_operator_says_so():
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "PROXY_SETS_HOST": True})
+    response = signed_post(
+        app.test_client(), "/voice", twilio_params(), url="https://help.example.be/voice",
         base_url="http://10.0.0.5:8000",
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "help.example.be", "X-Forwarded-Port": "443"},
     )
