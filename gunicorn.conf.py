@@ -4,11 +4,11 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that ivr.logs imports below
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that ivr.ops.logs imports below
 
 from gunicorn.glogging import Logger  # noqa: E402
 
-from ivr.logs import Redacting  # noqa: E402
+from ivr.ops.logs import Redacting  # noqa: E402
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -16,7 +16,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # client that sends its headers or body one byte a second holds only its own greenlet, never the
 # worker. With the sync class four such clients kept a signed /voice waiting 31 s and sixteen took
 # the line down (docs/performance.md, "Slow clients"). The app is monkey-patched in each worker
-# after the fork; ivr/live.py keeps its reload watcher on a real thread.
+# after the fork; ivr/menus/live.py keeps its reload watcher on a real thread.
 worker_class = "gevent"
 worker_connections = 1000  # gunicorn's default: open connections per worker, slow ones included
 # Twilio gives up after 15 s; a worker stuck longer than that helps nobody.
@@ -24,7 +24,7 @@ timeout = 15
 # On SIGTERM (a deploy, a restart) a worker stops accepting and finishes the webhooks in flight for
 # up to this long; Twilio waits no longer than 15 s for any of them (docs/operations.md).
 graceful_timeout = 15
-# No access log: the JSON line each webhook writes on stdout (ivr/logs.py) says more, and never
+# No access log: the JSON line each webhook writes on stdout (ivr/ops/logs.py) says more, and never
 # who called. If an operator turns it on anyway, this format leaves out addresses and query strings.
 accesslog = None
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(M)sms'
@@ -46,7 +46,7 @@ def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
-    from ivr import metrics  # loaded with the app (preload_app): its files were just removed
+    from ivr.ops import metrics  # loaded with the app (preload_app): its files were just removed
     metrics.folder_emptied()
 
 
@@ -63,14 +63,14 @@ def child_exit(server, worker):
         # The master timed this worker out (gunicorn's "WORKER TIMEOUT": SIGABRT, then SIGKILL):
         # counted here, in the master, since a stuck worker may never run a hook of its own.
         try:
-            from ivr import metrics
+            from ivr.ops import metrics
             metrics.count_worker_timeout()
         except Exception:
             server.log.exception("could not count a worker timeout in the metrics")
 
 
 class RedactingLogger(Logger):
-    """gunicorn's own error log, with phone numbers and Twilio SIDs blanked (see ivr/logs.py)."""
+    """gunicorn's own error log, with phone numbers and Twilio SIDs blanked (see ivr/ops/logs.py)."""
 
     def setup(self, cfg):
         super().setup(cfg)
@@ -95,7 +95,7 @@ def when_ready(server):
 def post_worker_init(worker):
     # Each worker follows menu edits from its start, not from its first request: otherwise a
     # worker that has answered nothing yet would serve the menu it was born with at first.
-    from ivr import live
+    from ivr.menus import live
     live.watch_all()
 
 

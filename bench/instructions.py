@@ -6,7 +6,7 @@
 Times on a shared 2-core machine swing by 10 % from run to run; an instruction count does not
 (the same code, inputs and PYTHONHASHSEED give the same count within 0.1 %), so it is the measure
 for one change at a time. Each app answers the bench's signed requests of simulated calls
-(`ivr.bench.recorded_requests`) through its WSGI callable in this process, with a fixed clock so
+(`ivr.bench.command.recorded_requests`) through its WSGI callable in this process, with a fixed clock so
 that kept answers never expire mid-run; only the measured passes are counted (callgrind collects
 inside functools.reduce, which runs them), after warm-up passes that fill the line's kept answers
 as a running worker's are. Lower is better; the floor is the same stack answering a fixed string.
@@ -30,11 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 def workload(app_name: str):
     """The WSGI callable and the requests (environ, body) it will be sent."""
-    from ivr import create_app, phone
-    from ivr.bench import call_keys, recorded_requests, wsgi_environs
-    from ivr.benchfloor import create_floor
-    from ivr.model import BRUSSELS
-    from ivr.phone import FlaskTransport
+    from ivr import create_app
+    from ivr.testers import phone
+    from ivr.bench.command import call_keys, recorded_requests, wsgi_environs
+    from ivr.bench.floor import create_floor
+    from ivr.menus.model import BRUSSELS
+    from ivr.testers.phone import FlaskTransport
 
     token = secrets.token_hex(16)
     menus, prompts = str(ROOT / "menus.yaml"), str(ROOT / "prompts")
@@ -58,7 +59,7 @@ def one_pass(wsgi, environs) -> None:
 
 def run(app_name: str, passes: int) -> None:
     """What valgrind runs: warm up, then the measured passes inside functools.reduce."""
-    from ivr import metrics
+    from ivr.ops import metrics
     metrics.FLUSH_SECONDS = 3600  # the flusher thread would wake up in the middle of the count
     wsgi, environs = workload(app_name)
 

@@ -5,7 +5,7 @@ menus.yaml is rewritten (valid edits and broken files, alternately) and one work
     .venv/bin/python bench/load.py --seconds 3     # what CI runs (tests/test_load.py)
 
 Everything listens on 127.0.0.1 only. Each simulated call is signed with a test auth token, as
-Twilio would sign it (ivr/phone.py). The report counts requests, failures and latency; the run
+Twilio would sign it (ivr/testers/phone.py). The report counts requests, failures and latency; the run
 fails (exit 1) on any 5xx, any malformed TwiML, any failure that was not in flight on the killed
 worker, any call that never reached the main menu or a helpline, or any log line that holds the
 caller's number.
@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ivr.load import load  # noqa: E402
-from ivr.metrics import FLUSH_SECONDS  # noqa: E402
-from ivr.phone import Call, HttpTransport, LineError, twilio_params  # noqa: E402
+from ivr.menus.load import load  # noqa: E402
+from ivr.ops.metrics import FLUSH_SECONDS  # noqa: E402
+from ivr.testers.phone import Call, HttpTransport, LineError, twilio_params  # noqa: E402
 
 TOKEN = "load-test-auth-token"
 METRICS_TOKEN = "load-test-metrics-token"
@@ -253,7 +253,7 @@ def _run(folder: Path, calls: int, seconds: float, workers: int, edit_every: flo
             t.start()
         for t in threads:
             t.join(timeout=seconds + 60)
-        # Workers add their counts to the shared metric files once a second (ivr/metrics.py).
+        # Workers add their counts to the shared metric files once a second (ivr/ops/metrics.py).
         time.sleep(FLUSH_SECONDS + 1)
         status, text = get(base + "/metrics", {"Authorization": f"Bearer {METRICS_TOKEN}"})
     finally:

@@ -2,7 +2,7 @@
 its workers: import the app, build it (which loads and checks the menus), then `gc.collect()`.
 
     .venv/bin/python bench/memory.py               # the shipped menu
-    .venv/bin/python bench/memory.py --big-menu    # 200 menus, 2,000 helplines (ivr/bigmenu.py)
+    .venv/bin/python bench/memory.py --big-menu    # 200 menus, 2,000 helplines (ivr/bench/bigmenu.py)
     .venv/bin/python bench/memory.py --big-menu --trace   # and what tracemalloc sees
     .venv/bin/python bench/memory.py --big-menu --workers # real gunicorn workers, without wrk
 
@@ -47,7 +47,7 @@ def main() -> None:
 
     folder = tempfile.mkdtemp(prefix="ivr-memory-")
     if args.big_menu:
-        subprocess.run([sys.executable, "-c", "import sys; from ivr.bigmenu import write_big_menu; "
+        subprocess.run([sys.executable, "-c", "import sys; from ivr.bench.bigmenu import write_big_menu; "
                         "write_big_menu(sys.argv[1])", folder], cwd=ROOT, check=True)
         os.environ["IVR_MENUS"] = os.path.join(folder, "menus.yaml")
         os.environ["IVR_PROMPTS"] = os.path.join(folder, "prompts")
@@ -59,7 +59,10 @@ def main() -> None:
 
     print(f"{'python started':<28} {rss_mb():6.1f} MB")
     import ivr
-    from ivr import commands, media, observability, recording, web  # noqa: F401 (what create_app imports)
+    from ivr.operators import commands
+    from ivr.web import media, views as web
+    from ivr.ops import observability
+    from ivr.testers import recording  # noqa: F401 (what create_app imports)
     gc.collect()
     before = rss_mb()
     print(f"{'app imported':<28} {before:6.1f} MB")
@@ -90,7 +93,8 @@ def workers(menus: str, prompts: str | None, folder: str, reload: bool) -> None:
 
     from twilio.request_validator import RequestValidator
 
-    from ivr import bench, phone
+    from ivr.bench import command as bench
+    from ivr.testers import phone
     if prompts is None:  # a copy of the shipped files, which --reload may edit
         shutil.copy(menus, os.path.join(folder, "menus.yaml"))
         shutil.copytree(ROOT / "prompts", os.path.join(folder, "prompts"))

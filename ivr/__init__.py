@@ -1,12 +1,19 @@
 """A free phone line for people facing cyberharassment and domestic violence in Belgium.
 
-`create_app()` is the Twilio webhook app (see README.md). The flow of data, one module each:
-menus.yaml -> `load` (checked) -> `model` (immutable) -> `flow` + `speech` (what is said)
--> `twiml` -> `web` (HTTP).
+`create_app()` is the Twilio webhook app (see README.md). Data flows one way, one subpackage each:
+menus.yaml -> `menus` (checked, immutable model) -> `call` (the decision, what is said, TwiML)
+-> `web` (HTTP), with `ops` (health, metrics, logs) beside it. The operators' and testers' tools
+(`operators`, `testers`, `bench`) use the line; the line never imports them.
 """
 from __future__ import annotations
 
-import datetime
+import sys
+
+if sys.version_info < (3, 11):  # before anything that would fail with a less clear message
+    raise SystemExit(f"The helpline line needs Python 3.11 or newer; this is Python "
+                     f"{sys.version_info[0]}.{sys.version_info[1]}. Install 3.11 and try again.")
+
+import datetime  # noqa: E402
 import logging
 import os
 from pathlib import Path
@@ -14,11 +21,13 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .live import LiveLine
-from .load import MenuError, load_apart
-from .model import BRUSSELS
-from .numbers import to_e164
-from .webhook_request import WebhookRequest
+from .menus.live import LiveLine
+from .menus.load import MenuError, load_apart
+from .menus.model import BRUSSELS
+from .menus.numbers import to_e164
+from .ops import observability
+from .web import media, views
+from .web.request import WebhookRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 MENUS_FILE = ROOT / "menus.yaml"  # IVR_MENUS and IVR_PROMPTS name others, for the app and every command
@@ -70,14 +79,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     live = LiveLine(app.config["MENUS"], app.config["PROMPTS"], line, float(app.config["RELOAD_SECONDS"]))
     app.extensions["ivr"] = live
 
-    from . import media, web
-    app.register_blueprint(web.bp)
+    app.register_blueprint(views.bp)
     app.register_blueprint(media.bp)
-    from . import commands
-    commands.register(app)
-    from . import recording
-    recording.enable(app)  # only when IVR_RECORD_DIR is set
-    from . import observability
+    app.config.setdefault("RECORD_DIR", os.environ.get("IVR_RECORD_DIR", ""))
+    if app.config["RECORD_DIR"]:
+        # The testers' recorder, only when asked for: the line itself never loads their tools.
+        from .testers import recording
+        recording.enable(app)
     observability.init_app(app)
 
     proxies = int(app.config["TRUSTED_PROXIES"])

@@ -1,3 +1,3 @@
-from .commands import main
+from .operators.commands import main
 
 main(prog_name="python -m ivr")

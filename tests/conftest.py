@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from ivr import ROOT, create_app, fixtures
-from ivr.model import BRUSSELS
-from ivr.phone import TRANSFER_CALLER_ID, Call, FlaskTransport, call, twilio_params
-from ivr.recording import file_for
-from ivr.tester import play_script
+from ivr import ROOT, create_app
+from ivr.testers import fixtures
+from ivr.menus.model import BRUSSELS
+from ivr.testers.phone import TRANSFER_CALLER_ID, Call, FlaskTransport, call, twilio_params
+from ivr.testers.recording import file_for
+from ivr.testers.tester import play_script
 
 TOKEN = "test-auth-token"
 PUBLIC_URL = "https://line.example.org"
@@ -53,8 +54,15 @@ def client(app):
 
 
 @pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
+def runner():
+    """The command line operators and testers use, `python -m ivr ...`."""
+    from click.testing import CliRunner
+    from ivr.operators.commands import main
+
+    class Runner:
+        def invoke(self, args, **kwargs):
+            return CliRunner().invoke(main, args, **kwargs)
+    return Runner()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 from twilio.request_validator import RequestValidator
 
 from ivr import ROOT
-from ivr.phone import twilio_params
+from ivr.testers.phone import twilio_params
 
 TOKEN = "real-line-test-token"
 METRICS_TOKEN = "real-line-metrics-token"

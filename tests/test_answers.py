@@ -2,12 +2,13 @@
 as a fresh render, and never an old menu's words after the line is reloaded."""
 import datetime
 
-from ivr import create_app, twiml
-from ivr.model import BRUSSELS
-from ivr.phone import FlaskTransport, call
-from ivr.answers import Answers
-from ivr.load import load
-from ivr.web import step_url
+from ivr import create_app
+from ivr.call import twiml
+from ivr.menus.model import BRUSSELS
+from ivr.testers.phone import FlaskTransport, call
+from ivr.web.answers import Answers
+from ivr.menus.load import load
+from ivr.web.views import step_url
 from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
 
 TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
@@ -43,7 +44,7 @@ def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, men
 
 
 def test_the_store_forgets_its_oldest_answer_when_full(line):
-    from ivr import flow
+    from ivr.call import flow
     store = Answers(line, max_answers=2)
     fr = line.language("fr")
     now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
@@ -56,7 +57,7 @@ def test_the_store_forgets_its_oldest_answer_when_full(line):
 
 def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
     # Each reload would otherwise keep its whole YAML tree alive, and memory would grow per reload.
-    from ivr import yamlfile
+    from ivr.menus import yamlfile
     for _ in range(2):
         load(menu_copy.menus, menu_copy.prompts)
         assert len(yamlfile._constructor.constructed_objects) == 0
@@ -64,7 +65,7 @@ def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
 
 def test_threads_evicting_at_once_never_fail(line):
     import threading
-    from ivr import flow
+    from ivr.call import flow
     now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
     fr = line.language("fr")
     replies = [flow.node(line, fr, (), n, now) for n in range(3)] + [flow.node(line, fr, (k,), 0, now) for k in "123456"]

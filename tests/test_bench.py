@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from ivr import ROOT, create_app
-from ivr.bench import call_keys
-from ivr.bigmenu import write_big_menu
-from ivr.commands import main
-from ivr.load import inspect
-from ivr.phone import FlaskTransport, call
+from ivr.bench.command import call_keys
+from ivr.bench.bigmenu import write_big_menu
+from ivr.operators.commands import main
+from ivr.menus.load import inspect
+from ivr.testers.phone import FlaskTransport, call
 from conftest import PUBLIC_URL, TOKEN
 
 # round, server, req/s, p50, p99, errors, CPU us per request, then each worker's RSS

@@ -4,10 +4,11 @@ import re
 
 import pytest
 
-from ivr import create_app, speech
-from ivr.model import BRUSSELS
-from ivr.numbers import spoken
-from ivr.phone import FlaskTransport, call as place_call
+from ivr import create_app
+from ivr.call import speech
+from ivr.menus.model import BRUSSELS
+from ivr.menus.numbers import spoken
+from ivr.testers.phone import FlaskTransport, call as place_call
 from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
 
 FR, NL = "fr-BE", "nl-BE"
@@ -285,7 +286,7 @@ def test_a_third_language_is_added_with_files_only(menu_copy):
 
     import yaml
     from ivr import create_app
-    from ivr.phone import FlaskTransport, call
+    from ivr.testers.phone import FlaskTransport, call
     from conftest import PUBLIC_URL, TOKEN
     menus = yaml.safe_load(menu_copy.menus.read_text(encoding="utf-8"))
     menus["languages"].append("de")

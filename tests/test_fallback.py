@@ -5,11 +5,11 @@ import pytest
 from click.testing import CliRunner
 
 from ivr import ROOT
-from ivr.commands import main
-from ivr.load import load
-from ivr.numbers import spoken
-from ivr.phone import Call, Transport, twilio_params
-from ivr.timing import SENTENCE_GAP_SECONDS, text_seconds
+from ivr.operators.commands import main
+from ivr.menus.load import load
+from ivr.menus.numbers import spoken
+from ivr.testers.phone import Call, Transport, twilio_params
+from ivr.operators.timing import SENTENCE_GAP_SECONDS, text_seconds
 
 CALLER_ID = "+3222000000"
 
@@ -80,7 +80,7 @@ def test_the_fallback_says_112_in_every_language_before_any_helpline(menu_copy):
 
 
 def test_the_shipped_fallback_says_112_in_both_languages_within_15_seconds_then_each_languages_lines():
-    from ivr.yamlfile import read
+    from ivr.menus.yamlfile import read
     call = play(fallback(str(ROOT / "menus.yaml")).output)
     elapsed, said_112 = 0.0, {}
     for h in call.heard:

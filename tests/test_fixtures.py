@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr import fixtures
-from ivr.tester import clock_setter
-from ivr.phone import FlaskTransport
+from ivr.testers import fixtures
+from ivr.testers.tester import clock_setter
+from ivr.testers.phone import FlaskTransport
 from conftest import PUBLIC_URL, TOKEN
 
 FOLDER = Path(__file__).parent / "fixtures"

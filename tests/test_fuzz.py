@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
-from ivr.phone import twilio_params
+from ivr.testers.phone import twilio_params
 from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 VERBS = {"Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Number", "Hangup"}

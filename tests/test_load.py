@@ -4,7 +4,7 @@ import datetime
 import pytest
 
 from ivr import ConfigError, create_app
-from ivr.load import MenuError, inspect, load
+from ivr.menus.load import MenuError, inspect, load
 
 
 def problems_of(copy):
@@ -151,9 +151,9 @@ YAML_CASES = [
 
 @pytest.mark.parametrize("text", YAML_CASES)
 def test_menu_files_read_as_the_whole_yaml_tree_reads_them(text):
-    # Menu files are read from the parser's events as they come (ivr/yamlfile.py); every value
+    # Menu files are read from the parser's events as they come (ivr/menus/yamlfile.py); every value
     # and every place a problem can point at is the one the reference reading finds.
-    from ivr import yamlfile
+    from ivr.menus import yamlfile
 
     def read(how):
         try:
@@ -166,8 +166,9 @@ def test_menu_files_read_as_the_whole_yaml_tree_reads_them(text):
 
 
 def test_the_shipped_and_the_big_menus_read_as_the_whole_yaml_tree_reads_them(tmp_path):
-    from ivr import MENUS_FILE, PROMPTS_DIR, yamlfile
-    from ivr.bigmenu import write_big_menu
+    from ivr import MENUS_FILE, PROMPTS_DIR
+    from ivr.menus import yamlfile
+    from ivr.bench.bigmenu import write_big_menu
     for path in [MENUS_FILE, *sorted(PROMPTS_DIR.glob("*.yaml")), write_big_menu(tmp_path)]:
         text = path.read_text(encoding="utf-8")
         streamed, composed = yamlfile.parse(text, str(path)), yamlfile._parse_composed(text, str(path))
@@ -192,13 +193,13 @@ def fork_counted(monkeypatch):
 
 
 def test_a_menu_loaded_in_a_child_process_is_the_same_line(menu_copy, fork_counted):
-    from ivr.load import load_apart
+    from ivr.menus.load import load_apart
     assert load_apart(menu_copy.menus, menu_copy.prompts) == load(menu_copy.menus, menu_copy.prompts)
     assert fork_counted == [1]
 
 
 def test_a_broken_menu_loaded_in_a_child_process_is_refused_with_every_problem(menu_copy, fork_counted):
-    from ivr.load import load_apart
+    from ivr.menus.load import load_apart
     menu_copy.replace("menu: sous-menu", "menu: nowhere")
     menu_copy.replace('number: "0800 98 100"', 'number: "0800 98 10"')
     with pytest.raises(MenuError) as in_child:
@@ -211,7 +212,7 @@ def test_a_broken_menu_loaded_in_a_child_process_is_refused_with_every_problem(m
 
 
 def test_a_child_process_that_fails_leaves_the_load_and_its_error_to_this_one(menu_copy, fork_counted, monkeypatch):
-    import ivr.load as module
+    import ivr.menus.load as module
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in the checks")
@@ -250,7 +251,7 @@ def test_keys_sent_after_the_transfer_is_answered_are_in_the_model(menu_copy):
 
 
 def test_public_holidays_close_a_line_with_office_hours(menu_copy):
-    from ivr.model import BRUSSELS
+    from ivr.menus.model import BRUSSELS
     office = load(menu_copy.menus, menu_copy.prompts).language("fr").helplines["ligne-bureau"]
     at = lambda *day: datetime.datetime(*day, 10, 0, tzinfo=BRUSSELS)  # noqa: E731
     assert office.open_at(at(2026, 12, 22)) is True  # a Tuesday

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
-from ivr import ROOT, yamlfile
-from ivr.live import LiveLine
-from ivr.load import load
+from ivr import ROOT
+from ivr.menus import yamlfile
+from ivr.menus.live import LiveLine
+from ivr.menus.load import load
 
 # Nine lines of nine aliases: 9**9 (387 million) strings once built, from a 1 KB file.
 ALIAS_BOMB = "a: &a [" + ", ".join(['"lol"'] * 9) + "]\n" + "".join(
@@ -103,7 +104,7 @@ def test_a_running_line_refuses_the_edit_keeps_the_last_good_menu_and_logs_why(m
         with open(menu_copy.menus, "a", encoding="utf-8") as f:
             f.write("#" * (yamlfile.MAX_FILE_BYTES + 1))
         reason = "over the 4 MB cap"
-    caplog.set_level(logging.ERROR, logger="ivr.live")
+    caplog.set_level(logging.ERROR, logger="ivr.menus.live")
     started = time.monotonic()
     assert live.refresh() is False
     assert time.monotonic() - started < 3

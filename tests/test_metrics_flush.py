@@ -24,7 +24,7 @@ def python(code, folder, wait=True):
 def calls_started(folder):
     """What /metrics would say, read by another process, as any worker answering a scrape does."""
     out = python("""
-        from ivr import metrics
+        from ivr.ops import metrics
         print(metrics.exposition()[0].decode())
     """, folder)
     for text in out.splitlines():
@@ -35,7 +35,7 @@ def calls_started(folder):
 
 def test_a_worker_that_exits_normally_adds_its_last_counts(tmp_path):
     python("""
-        from ivr import metrics
+        from ivr.ops import metrics
         for _ in range(3):
             metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
     """, tmp_path)
@@ -45,7 +45,7 @@ def test_a_worker_that_exits_normally_adds_its_last_counts(tmp_path):
 def test_a_busy_worker_adds_its_counts_within_a_second_or_two(tmp_path):
     worker = python("""
         import sys, time
-        from ivr import metrics
+        from ivr.ops import metrics
         metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
         metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
         print("counted", flush=True)
@@ -65,7 +65,7 @@ def test_a_busy_worker_adds_its_counts_within_a_second_or_two(tmp_path):
 def test_a_forked_worker_does_not_add_its_parents_counts_again(tmp_path):
     python("""
         import os
-        from ivr import metrics
+        from ivr.ops import metrics
         metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])  # pending in the parent when it forks
         pid = os.fork()
         if pid == 0:
@@ -84,7 +84,7 @@ def test_latencies_added_at_a_flush_read_as_if_each_was_observed(tmp_path):
     out = python("""
         import random
         from prometheus_client import CollectorRegistry, Histogram, generate_latest
-        from ivr import metrics
+        from ivr.ops import metrics
         registry = CollectorRegistry()
         # Another name: in multiprocess mode values of the same name would land in the same files.
         reference = Histogram("reference_seconds", "Time to answer a webhook", ["step"],

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from ivr.logs import redact
+from ivr.ops.logs import redact
 
 NUMBER_FORMS = [
     "+32%20470%2012%2034%2056",  # the example

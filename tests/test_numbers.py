@@ -1,6 +1,6 @@
 import pytest
 
-from ivr import numbers
+from ivr.menus import numbers
 
 
 @pytest.mark.parametrize("written,kind,e164,said", [

@@ -7,8 +7,9 @@ import logging
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ivr import create_app, logs
-from ivr.phone import CALL_SID, FlaskTransport, call, twilio_params
+from ivr import create_app
+from ivr.ops import logs
+from ivr.testers.phone import CALL_SID, FlaskTransport, call, twilio_params
 from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
 
 METRICS_TOKEN = "metrics-test-token"
@@ -85,7 +86,7 @@ def test_a_call_shows_in_the_metrics(app, client):
 
 
 def test_a_call_answered_from_memory_is_counted_and_logged_like_the_first(client, capsys):
-    """The second and third identical calls get their answers from memory (ivr.answers), and
+    """The second and third identical calls get their answers from memory (ivr.web.answers), and
     what the metrics and the log say about them is worked out only once: it must still count."""
     def same_call():
         c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("7").press("1").press("1")
@@ -177,7 +178,7 @@ def test_a_forged_webhook_is_logged_as_refused(client, capsys):
 def test_no_log_line_at_any_level_holds_the_callers_number(app, client, capsys, monkeypatch):
     """Full calls, a forged request and failures whose error message holds the caller's number:
     every line written to stdout or stderr is scanned for the number in all its forms."""
-    import ivr.flow
+    import ivr.call.flow
     from flask import request
     capsys.readouterr()
     calls_pressing(client, CALLER, ["12", "1211", "2", "7", "#", "1322", "18"])
@@ -186,7 +187,7 @@ def test_no_log_line_at_any_level_holds_the_callers_number(app, client, capsys, 
     def broken(*args, **kwargs):
         raise RuntimeError(f"no menu for {request.form['From']} on call {request.form['CallSid']}")
 
-    monkeypatch.setattr(ivr.flow, "node", broken)
+    monkeypatch.setattr(ivr.call.flow, "node", broken)
     app.extensions.pop("ivr_answers")  # the calls above left this minute's answers in memory
     c = call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=CALLER).press("1")
     assert c.ended and "1 1 2" in c.said
@@ -236,8 +237,8 @@ def test_healthz_follows_live_reload_and_tells_when_an_edit_was_refused(menu_cop
 
 
 def test_a_failing_webhook_is_counted_as_a_technical_problem(client, monkeypatch):
-    import ivr.flow
-    original = ivr.flow.node
+    import ivr.call.flow
+    original = ivr.call.flow.node
 
     def broken(line, language, at, *args, **kwargs):
         if at:
@@ -245,7 +246,7 @@ def test_a_failing_webhook_is_counted_as_a_technical_problem(client, monkeypatch
         return original(line, language, at, *args, **kwargs)
 
     before = scrape(client)
-    monkeypatch.setattr(ivr.flow, "node", broken)
+    monkeypatch.setattr(ivr.call.flow, "node", broken)
     c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("3")
     assert "1 1 2" in c.said and c.waiting == "keys"  # apologised, back on the main menu
     after = scrape(client)

@@ -4,9 +4,9 @@ import datetime
 import pytest
 
 from ivr import create_app
-from ivr.load import inspect
-from ivr.model import BRUSSELS
-from ivr.phone import FlaskTransport, call
+from ivr.menus.load import inspect
+from ivr.menus.model import BRUSSELS
+from ivr.testers.phone import FlaskTransport, call
 from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from ivr import create_app
-from ivr.load import inspect
-from ivr.phone import FlaskTransport, call
+from ivr.menus.load import inspect
+from ivr.testers.phone import FlaskTransport, call
 from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 TEST_FILES = [str(TEST_MENUS / "menus.yaml"), "--prompts", str(TEST_MENUS / "prompts")]
@@ -216,7 +216,7 @@ def test_each_worker_watches_the_files_by_itself(menu_copy):
 
 def test_the_readme_shows_the_map_of_the_shipped_menus(shipped_line):
     from ivr import ROOT
-    from ivr.overview import mermaid
+    from ivr.operators.overview import mermaid
     assert "```mermaid\n" + mermaid(shipped_line) + "```" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 

@@ -1,7 +1,7 @@
 """The simulated phone against hand-written TwiML: one test per Twilio rule it follows."""
 import pytest
 
-from ivr.phone import Call, LineError, Transport, twilio_params
+from ivr.testers.phone import Call, LineError, Transport, twilio_params
 
 BASE = "https://line.example.org"
 

@@ -10,8 +10,9 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from ivr import create_app, metrics
-from ivr.phone import twilio_params
+from ivr import create_app
+from ivr.ops import metrics
+from ivr.testers.phone import twilio_params
 from conftest import TOKEN
 from test_webhook import signed_post
 

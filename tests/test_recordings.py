@@ -2,9 +2,9 @@
 import pytest
 
 from ivr import create_app
-from ivr.load import inspect
-from ivr.model import RECORDABLE_PROMPTS
-from ivr.phone import FlaskTransport, call
+from ivr.menus.load import inspect
+from ivr.menus.model import RECORDABLE_PROMPTS
+from ivr.testers.phone import FlaskTransport, call
 from conftest import PUBLIC_URL, TOKEN
 
 AUDIO = b"ID3\x03\x00fake mp3 frames for the test"

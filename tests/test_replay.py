@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr import ROOT, fixtures
-from ivr.commands import main
+from ivr import ROOT
+from ivr.testers import fixtures
+from ivr.operators.commands import main
 from conftest import TEST_MENUS
 
 FIXTURES = Path(__file__).parent / "fixtures"

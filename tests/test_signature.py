@@ -3,8 +3,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from ivr.phone import twilio_params
-from ivr.signature import is_from_twilio
+from ivr.testers.phone import twilio_params
+from ivr.web.signature import is_from_twilio
 
 TOKEN = "test-auth-token"
 
@@ -44,7 +44,7 @@ def test_anything_else_is_refused(signature):
 
 def test_the_signature_is_computed_exactly_as_twilio_computes_it():
     import random
-    from ivr.signature import _signature
+    from ivr.web.signature import _signature
     rng = random.Random(5)
     alphabet = "aZ09+%&= éÈ€\n"
     for _ in range(300):

@@ -7,7 +7,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
-from ivr.phone import twilio_params
+from ivr.testers.phone import twilio_params
 from conftest import PUBLIC_URL, TOKEN
 
 SHARED_KEY = "a-shared-key-secret"

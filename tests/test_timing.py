@@ -4,12 +4,12 @@ import datetime
 import pytest
 
 from ivr import ROOT
-from ivr.load import inspect, load
-from ivr.model import BRUSSELS
-from ivr.numbers import parse
-from ivr.speech import Said, said_with_numbers
-from ivr import timing
-from ivr.yamlfile import read
+from ivr.menus.load import inspect, load
+from ivr.menus.model import BRUSSELS
+from ivr.menus.numbers import parse
+from ivr.call.speech import Said, said_with_numbers
+from ivr.operators import timing
+from ivr.menus.yamlfile import read
 from conftest import TEST_MENUS
 
 TEST_FILES = [str(TEST_MENUS / "menus.yaml"), "--prompts", str(TEST_MENUS / "prompts")]

@@ -12,7 +12,7 @@ import textwrap
 import time
 
 from ivr import ROOT, create_app
-from ivr.phone import TRANSFER_CALLER_ID, FlaskTransport, call
+from ivr.testers.phone import TRANSFER_CALLER_ID, FlaskTransport, call
 from conftest import PUBLIC_URL, TOKEN
 
 
@@ -78,7 +78,7 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, "tests")
     from conftest import PUBLIC_URL, TOKEN
     from ivr import create_app
-    from ivr.phone import TRANSFER_CALLER_ID, FlaskTransport, call
+    from ivr.testers.phone import TRANSFER_CALLER_ID, FlaskTransport, call
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "RECORD_DIR": sys.argv[1],
                       "TRANSFER_CALLER_ID": TRANSFER_CALLER_ID})
     client = app.test_client()
@@ -102,6 +102,6 @@ def test_a_full_disk_leaves_no_empty_or_half_file_and_is_logged_once(tmp_path):
     calls = sorted(folder.glob("call-*.yaml"))
     assert len(calls) == 1  # the first call's, written before the disk filled up
     assert all(p.stat().st_size > 0 for p in folder.iterdir())
-    from ivr.fixtures import load
+    from ivr.testers.fixtures import load
     assert len(load(calls[0]).steps) == 1  # whole steps only: nothing half written after the first
     assert [p.name for p in folder.iterdir() if p.name.startswith(".key.")] == []

@@ -6,7 +6,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ivr import ConfigError, create_app
-from ivr.phone import CALLER, LINE, FlaskTransport, _ssml_text, call, twilio_params
+from ivr.testers.phone import CALLER, LINE, FlaskTransport, _ssml_text, call, twilio_params
 from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
 
 MAIN_MENU_FIRST = "Pour la ligne couple, appuyez sur 1."  # the test menu's first option
@@ -135,27 +135,27 @@ def test_an_oversized_body_is_refused_with_413(client):
 
 
 def test_an_exception_is_apologised_for_with_112_and_the_main_menu(client, monkeypatch, phone):
-    import ivr.flow
-    original = ivr.flow.node
+    import ivr.call.flow
+    original = ivr.call.flow.node
 
     def broken(line, language, at, *args, **kwargs):
         if at:
             raise RuntimeError("simulated bug")
         return original(line, language, at, *args, **kwargs)
 
-    monkeypatch.setattr(ivr.flow, "node", broken)
+    monkeypatch.setattr(ivr.call.flow, "node", broken)
     c = phone().press("1").press("3")
     assert "un problème technique est survenu" in c.said and "1 1 2" in c.said
     assert MAIN_MENU_FIRST in c.said and c.waiting == "keys"
 
 
 def test_an_error_on_the_main_menu_itself_ends_the_call_instead_of_looping(monkeypatch, phone):
-    import ivr.flow
+    import ivr.call.flow
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(ivr.flow, "node", broken)
+    monkeypatch.setattr(ivr.call.flow, "node", broken)
     c = phone().press("1")
     assert c.ended
     assert "1 1 2" in c.said
@@ -163,14 +163,14 @@ def test_an_error_on_the_main_menu_itself_ends_the_call_instead_of_looping(monke
 
 
 def test_no_log_line_holds_the_callers_number(app, caplog, capsys, monkeypatch):
-    import ivr.flow
+    import ivr.call.flow
     caller = "+32470123456"
     forms = [caller, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32 470 12 34 56", "CA" + "0" * 32]
     client = app.test_client()
     with caplog.at_level(logging.DEBUG):
         calls_pressing(client, caller, ["12", "1211", "2", "7", "#", "1322"])
         client.post("/voice", data=twilio_params(caller=caller), base_url=PUBLIC_URL)  # forged: logged
-        monkeypatch.setattr(ivr.flow, "node", lambda *a, **k: 1 / 0)
+        monkeypatch.setattr(ivr.call.flow, "node", lambda *a, **k: 1 / 0)
         app.extensions.pop("ivr_answers")  # the calls above left this minute's answers in memory
         call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=caller).press("1")  # errors: logged
     written = capsys.readouterr()  # the JSON webhook lines (stdout) and the error log (stderr)
@@ -229,10 +229,10 @@ def test_unicode_digits_in_the_state_are_not_a_technical_problem(client, caplog)
 
 
 def test_the_last_resort_apology_is_said_in_french_and_dutch(client, monkeypatch):
-    import ivr.flow
-    import ivr.web
-    monkeypatch.setattr(ivr.flow, "node", lambda *a, **k: 1 / 0)
-    monkeypatch.setattr(ivr.web.flow, "technical_problem", lambda *a, **k: 1 / 0)
+    import ivr.call.flow
+    import ivr.web.views
+    monkeypatch.setattr(ivr.call.flow, "node", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(ivr.web.views.flow, "technical_problem", lambda *a, **k: 1 / 0)
     root = is_menu_twiml(signed_post(client, "/voice/fr/node", twilio_params()))
     says = [(s.get("language"), s.text) for s in root.iter("Say")]
     assert says == [("fr-BE", "En cas de danger, raccrochez et appelez le 1 1 2."),

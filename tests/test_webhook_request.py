@@ -6,8 +6,8 @@ import pytest
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
-from ivr.phone import twilio_params
-from ivr.webhook_request import WebhookRequest
+from ivr.testers.phone import twilio_params
+from ivr.web.request import WebhookRequest
 from conftest import PUBLIC_URL
 
 

@@ -1,9 +1,9 @@
 """The call flow: from where a caller is and what they pressed, to what happens next.
 
 Pure functions over the model. The caller's state is a `Step` (language, path of keys from the
-main menu, how many silences so far, the helpline being dialled); `ivr.web` turns each Step into
+main menu, how many silences so far, the helpline being dialled); `ivr.web.views` turns each Step into
 the URL Twilio calls back, so the state lives in the call itself and never in a worker.
-A reply is a short list of actions that `ivr.twiml` renders.
+A reply is a short list of actions that `ivr.call.twiml` renders.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import datetime
 from dataclasses import dataclass, field, replace
 
 from . import speech
-from .model import Language, Line, Menu, Page
+from ..menus.model import Language, Line, Menu, Page
 from .speech import Said
 
 # Twilio's DialCallStatus values after a <Dial> ends.

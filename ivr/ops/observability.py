@@ -1,7 +1,7 @@
 """What operators see: /healthz, /metrics, and one JSON log line per webhook.
 
 `init_app` hooks in around every request: it times the webhook, works out from the request and
-the flow's reply (`g.ivr_decided` or `g.ivr_reply`, set by `ivr.web`) what happened to the caller, counts it in the
+the flow's reply (`g.ivr_decided` or `g.ivr_reply`, set by `ivr.web.views`) what happened to the caller, counts it in the
 metrics and logs it. Nothing here can change what the caller hears: any failure while recording
 is itself logged and the answer goes out unchanged.
 """
@@ -15,9 +15,10 @@ from typing import NamedTuple
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from . import logs, metrics, web
-from .flow import Ask, Reply, Step, Transfer
-from .model import Language, Line, Page
+from . import logs, metrics
+from ..web import views as web
+from ..call.flow import Ask, Reply, Step, Transfer
+from ..menus.model import Language, Line, Page
 
 log = logging.getLogger(__name__)
 bp = Blueprint("observability", __name__)
@@ -97,7 +98,7 @@ def _count_and_log(app: Flask, req, store, response: Response) -> None:
     status = response.status_code
     decided = store.get("ivr_decided")
     if decided is not None and status == 200 and not store.get("ivr_error"):
-        # An answer kept for identical requests (ivr.answers): so are its facts, worked out once.
+        # An answer kept for identical requests (ivr.web.answers): so are its facts, worked out once.
         facts = decided.notes
         if facts is None:
             facts = decided.notes = _facts(req, store, status, decided.reply)

@@ -20,16 +20,15 @@ from pathlib import Path
 from types import MappingProxyType
 
 from . import numbers
-from .model import (AUDIO_TYPES, PROMPTS, RECORDABLE_PROMPTS, Budget, Helpline, Keys, Language, Line, Menu,
-                    OpeningHours, Option, Recording)
+from .model import AUDIO_TYPES, PROMPTS, RECORDABLE_PROMPTS, Budget, Helpline, Keys, Language, Line, Menu, OpeningHours, Option, Recording
 from .yamlfile import Located, Place, Problem, YamlFileError, read
 
 # What an operator may write, and what each part means to the loader.
 TOP_FIELDS = {"languages", "default_language", "keys", "emergency_number", "police_number", "timing",
-              "fallback"}  # read and checked by ivr/fallback.py
+              "fallback"}  # read and checked by ivr/operators/fallback.py
 KEY_FIELDS = {"repeat", "back", "main_menu", "change_language", "quick_exit"}
 TIMING_FIELDS = {"listen_seconds", "silences_before_goodbye", "ring_seconds",
-                 "first_topic_within", "numbers_within", "sooner", "page_within"}  # the last four: ivr/timing.py
+                 "first_topic_within", "numbers_within", "sooner", "page_within"}  # the last four: ivr/operators/timing.py
 LANGUAGE_FIELDS = {"main_menu", "menus", "helplines"}
 MENU_FIELDS = {"intro", "options"}
 OPTION_FIELDS = {"key", "say", "menu", "helpline", "helplines"}

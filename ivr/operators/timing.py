@@ -6,7 +6,7 @@ line writes (between a number's groups); a short gap between two sentences. A ca
 key the moment the sentence offering it ends, so a path's time is the speech up to each offer,
 then the page it leads to, up to the helpline's number.
 
-The flow itself is run (ivr.flow), so what is timed is what a caller hears, at two moments that
+The flow itself is run (ivr.call.flow), so what is timed is what a caller hears, at two moments that
 differ most for opening hours: a weekday morning and a Sunday night. The slower one counts.
 """
 from __future__ import annotations
@@ -15,12 +15,12 @@ import datetime
 import re
 from dataclasses import dataclass
 
-from . import flow, speech
-from .model import BRUSSELS, Helpline, Language, Line, Menu, Page
-from .numbers import PhoneNumber
-from .speech import Said
-from .twiml import GROUP_PAUSE_MS
-from .yamlfile import Located, Problem
+from ..call import flow, speech
+from ..menus.model import BRUSSELS, Helpline, Language, Line, Menu, Page
+from ..menus.numbers import PhoneNumber
+from ..call.speech import Said
+from ..call.twiml import GROUP_PAUSE_MS
+from ..menus.yamlfile import Located, Problem
 
 WORDS_PER_MINUTE = 150
 DIGIT_SECONDS = 0.5

@@ -1,7 +1,7 @@
 """`python -m ivr bench`: how close the line answers to the speed of a static page.
 
 It starts the line exactly as the Procfile does (gunicorn, gunicorn.conf.py) and, as the floor,
-a Flask app that answers every POST with one fixed TwiML document (`ivr.benchfloor`) under the
+a Flask app that answers every POST with one fixed TwiML document (`ivr.bench.floor`) under the
 same command. Both listen on 127.0.0.1 only. The requests are those of real calls: the simulated
 phone walks the running line (language, a topic, a helpline, a transfer and its outcome), with
 all of Twilio's parameters and valid signatures, and wrk replays them in a loop. Line and floor
@@ -28,8 +28,9 @@ from pathlib import Path
 import click
 from twilio.request_validator import RequestValidator
 
-from . import ROOT, phone
-from .load import inspect, load
+from .. import ROOT
+from ..testers import phone
+from ..menus.load import inspect, load
 
 WRK_MISSING = ("wrk is not installed; the benchmark needs it to load the line. "
                "On Debian or Ubuntu: sudo apt-get install wrk")
@@ -159,7 +160,7 @@ def recorded_requests(url: str, token: str, calls: list[tuple[str, ...]], transp
     once completed) and keep every request made: (path and query, Twilio's parameters).
     A call that goes wrong stops the benchmark here."""
     # Here, not at the top: every worker of the line imports this module with the commands.
-    from .phone import Call, HttpTransport, twilio_params
+    from ..testers.phone import Call, HttpTransport, twilio_params
     requests = []
     for keys in calls:
         for outcome in ("busy", "completed"):
@@ -265,7 +266,7 @@ def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
         env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts_dir,
                    IVR_TRANSFER_CALLER_ID=phone.TRANSFER_CALLER_ID)  # so the walk's transfers are real
-        servers = [Server("line", _procfile_command()[-1], env), Server("floor", "ivr.benchfloor:create_floor()", env)]
+        servers = [Server("line", _procfile_command()[-1], env), Server("floor", "ivr.bench.floor:create_floor()", env)]
         try:
             for server in servers:
                 server.wait_until_ready()
@@ -302,9 +303,9 @@ def _in_process(menus: str, prompts_dir: str, token: str) -> None:
     """The app's own cost per request, without gunicorn, sockets or wrk: best of 9 passes."""
     import io
 
-    from . import create_app
-    from .benchfloor import create_floor
-    from .phone import FlaskTransport
+    from .. import create_app
+    from .floor import create_floor
+    from ..testers.phone import FlaskTransport
     url = "http://127.0.0.1:8000"
     line_app = create_app({"TWILIO_AUTH_TOKEN": token, "MENUS": menus, "PROMPTS": prompts_dir,
                            "TRANSFER_CALLER_ID": phone.TRANSFER_CALLER_ID})

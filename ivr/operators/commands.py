@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
-from . import fallback, tester, timing
-from .bench import bench_command
+from . import fallback, timing
+from ..testers import tester
+from ..bench.command import bench_command
 from .fallback import fallback_command
-from .load import inspect
-from .model import RECORDABLE_PROMPTS
-from .yamlfile import read
+from ..menus.load import inspect
+from ..menus.model import RECORDABLE_PROMPTS
+from ..menus.yamlfile import read
 
 
 @click.command("check")
@@ -20,7 +21,7 @@ from .yamlfile import read
 @click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files (default: prompts/ next to MENUS)")
 def check_command(menus, prompts_dir):
     """Check menus.yaml and the prompts; list every problem with its file and line."""
-    from . import MENUS_FILE
+    from .. import MENUS_FILE
     menus = menus or str(MENUS_FILE)
     line, problems = inspect(menus, prompts_dir)
     if line is not None:
@@ -49,7 +50,7 @@ def check_command(menus, prompts_dir):
 
 
 def _load_or_exit(menus, prompts_dir):
-    from . import MENUS_FILE
+    from .. import MENUS_FILE
     line, problems = inspect(menus or str(MENUS_FILE), prompts_dir)
     if line is None:
         for problem in problems:
@@ -98,11 +99,6 @@ def map_command(menus, prompts_dir, readme):
 
 COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command,
             fallback_command, bench_command)
-
-
-def register(app) -> None:
-    for command in COMMANDS:
-        app.cli.add_command(command)
 
 
 @click.group()

@@ -47,7 +47,7 @@ def is_from_twilio(key: str, url: str, params, signature: str, algorithm: str | 
 
 
 def _signature(auth_token: str, url: str, params) -> bytes:
-    if type(params) is dict:  # one value per name: what ivr.web passes
+    if type(params) is dict:  # one value per name: what ivr.web.views passes
         data = url + "".join([name + params[name] for name in sorted(params)])
     else:
         parts = [url]

@@ -10,7 +10,7 @@
       answer: |                            # the TwiML expected (optional: `replay --update` fills it)
         <Response>...</Response>
 
-`replay` plays a fixture through the simulated phone (`ivr.phone`): the caller does what the
+`replay` plays a fixture through the simulated phone (`ivr.testers.phone`): the caller does what the
 recorded requests say (the keys in `Digits`, silence when there are none, the transfer outcome in
 `DialCallStatus`), each request the phone then makes must be the recorded one, and each answer
 must mean the same TwiML as the recorded one: same verbs, attributes and texts in the same order;

@@ -12,14 +12,14 @@ from typing import Callable
 from twilio.twiml.voice_response import VoiceResponse
 
 from .flow import Ask, HangUp, Reply, Step, Transfer
-from .model import Line, Recording
-from .numbers import PhoneNumber
+from ..menus.model import Line, Recording
+from ..menus.numbers import PhoneNumber
 from .speech import Said
 
 # How a phone number is read (SSML that Amazon Polly's neural voices support: <say-as> except
 # "characters", <break>, and <prosody> rate and volume; docs.aws.amazon.com/polly/latest/dg/
 # supportedtags.html): a little slower than the sentence around it, digit by digit, a pause
-# between the groups Belgians write ("0800, 30, 030"). ivr.timing counts the same pauses.
+# between the groups Belgians write ("0800, 30, 030"). ivr.operators.timing counts the same pauses.
 NUMBER_RATE = "90%"
 GROUP_PAUSE_MS = 300
 

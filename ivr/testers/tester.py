@@ -1,6 +1,6 @@
 """Testers' commands: `call` (a phone in the terminal) and `replay` (recorded calls as tests).
 
-Both run the line through `ivr.phone`, the one implementation of Twilio's behaviour in the
+Both run the line through `ivr.testers.phone`, the one implementation of Twilio's behaviour in the
 project; see docs/testing.md.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import uuid
 import click
 
 from . import fixtures, phone
-from .load import KEYPAD
-from .numbers import to_e164
+from ..menus.load import KEYPAD
+from ..menus.numbers import to_e164
 
 OUTCOMES = {"answered": "completed", "completed": "completed", "busy": "busy",
             "no-answer": "no-answer", "failed": "failed", "canceled": "canceled"}
@@ -24,7 +24,7 @@ SILENCE = {"", "-", "silence"}
 
 def _in_process(record: bool):
     """The app, in this process, signed with a throwaway token."""
-    from . import create_app
+    from .. import create_app
     token = secrets.token_hex(16)
     config = {"TWILIO_AUTH_TOKEN": token, "ALLOW_UNSIGNED": False, "TRUSTED_PROXIES": "0",
               "TRANSFER_CALLER_ID": os.environ.get("IVR_TRANSFER_CALLER_ID") or phone.TRANSFER_CALLER_ID}
@@ -48,8 +48,8 @@ def clock_setter(app):
 def _languages(line):
     """Language codes in the order the language choice offers them (key 1, 2...)."""
     if line is None:
-        from . import MENUS_FILE, PROMPTS_DIR
-        from .load import load
+        from .. import MENUS_FILE, PROMPTS_DIR
+        from ..menus.load import load
         line = load(os.environ.get("IVR_MENUS", str(MENUS_FILE)), os.environ.get("IVR_PROMPTS", str(PROMPTS_DIR)))
     return [language.code for language in line.languages]
 
@@ -196,7 +196,7 @@ def play_script(the_call: phone.Call, script: list[str]) -> int:
                                              "showing what changed")
 def replay_command(paths, url, update):
     """Replay recorded calls (files, or folders of *.yaml; default tests/fixtures) and compare answers."""
-    from . import ROOT
+    from .. import ROOT
     paths = paths or [str(ROOT / "tests" / "fixtures")]
     set_clock = None
     if url:

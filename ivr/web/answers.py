@@ -12,7 +12,7 @@ they are never confused either.
 A webhook's answer depends only on the line, the app's settings, what the request says (its path
 and query string, and its Digits, DialCallStatus and To parameters: all the web layer reads) and
 the clock, read to the minute in Brussels time (as opening hours read it). The same request in the
-same minute gets the same answer, so `ivr.web` keeps (reply, TwiML) under those; every caller who
+same minute gets the same answer, so `ivr.web.views` keeps (reply, TwiML) under those; every caller who
 presses 3 in the main menu asks the same thing. Only the current minute's answers are kept. One
 store per app (its settings) and loaded line.
 
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import twiml
-from .flow import Reply, Step
-from .model import Line
+from ..call import twiml
+from ..call.flow import Reply, Step
+from ..menus.model import Line
 
 # Enough for every answer of a large menu (200 menus: about 3,000 distinct replies) while
 # staying a few MB: a rendered answer is 0.5 to 4 KB.
@@ -34,7 +34,7 @@ MAX_ANSWERS = 4000
 class Decided:
     """One webhook's answer, kept for every identical request: the flow's reply, its TwiML (as the
     bytes sent), and `notes`, where another layer keeps what it works out from this answer once
-    (ivr.observability: what to count and log), since that holds for every request that gets it."""
+    (ivr.ops.observability: what to count and log), since that holds for every request that gets it."""
     __slots__ = ("reply", "body", "notes")
 
     def __init__(self, reply: Reply, body: str):

@@ -1,6 +1,6 @@
 """The checked, immutable menu model: what the line knows, and nothing about Flask or Twilio.
 
-`ivr.load` builds it from menus.yaml and prompts/*.yaml; `ivr.flow` walks it during a call.
+`ivr.menus.load` builds it from menus.yaml and prompts/*.yaml; `ivr.call.flow` walks it during a call.
 A caller's place in the tree is the path of keys they pressed from the main menu ("3", "3.1"):
 it travels in the URL Twilio calls back, so any worker can answer any step.
 """
@@ -293,7 +293,7 @@ class Line:
     silences_before_goodbye: int
     ring_seconds: int  # how long a transfer rings before the caller hears it did not answer
     version: str  # a short hash of the files this was loaded from
-    budget: Budget = field(default_factory=Budget)  # how long a caller may wait for help, checked by `ivr check` (ivr.timing)
+    budget: Budget = field(default_factory=Budget)  # how long a caller may wait for help, checked by `ivr check` (ivr.operators.timing)
 
     def language(self, code: str | None) -> Language | None:
         for language in self.languages:

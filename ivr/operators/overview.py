@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from .model import Helpline, Language, Line, Menu
-from .numbers import FULL
+from ..menus.model import Helpline, Language, Line, Menu
+from ..menus.numbers import FULL
 
 
 def _number(helpline: Helpline) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from . import ROOT
+from .. import ROOT
 
 OPTIONS_PER_MENU = 6  # the most a caller remembers; keys 1 to 6
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import click
 from twilio.twiml.voice_response import VoiceResponse
 
-from . import speech
-from .load import MenuError, load
-from .model import Helpline, Language, Line, Menu, Page
-from .numbers import EMERGENCY, to_e164
-from .twiml import say_all
-from .yamlfile import Located, Problem, read
+from ..call import speech
+from ..menus.load import MenuError, load
+from ..menus.model import Helpline, Language, Line, Menu, Page
+from ..menus.numbers import EMERGENCY, to_e164
+from ..call.twiml import say_all
+from ..menus.yamlfile import Located, Problem, read
 
 
 class FallbackError(Exception):
@@ -177,7 +177,7 @@ def render(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: Help
               help="caller ID shown if the fallback transfers (default: IVR_TRANSFER_CALLER_ID)")
 def fallback_command(menus, prompts_dir, out, caller_id):
     """Write the static TwiML for Twilio's "Primary handler fails" URL (see docs/operations.md)."""
-    from . import MENUS_FILE
+    from .. import MENUS_FILE
     if caller_id and to_e164(caller_id) is None:
         raise click.UsageError(f"--caller-id {caller_id!r} is not a valid phone number (use +32...)")
     try:

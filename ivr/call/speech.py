@@ -1,6 +1,6 @@
 """What the line says: sentences built from the prompts and the menu model, per language.
 
-Nothing here knows about Twilio or HTTP: a sentence is text in one language, and `ivr.twiml`
+Nothing here knows about Twilio or HTTP: a sentence is text in one language, and `ivr.call.twiml`
 gives it a voice. The phone numbers in a sentence stay numbers (`Said.parts`), so the voice can
 read them digit by digit in their Belgian groups; `Said.text` spells them out ("0 8 0 0, 3 0,
 0 3 0") for testers and logs of what was said.
@@ -12,8 +12,8 @@ import functools
 import string
 from dataclasses import dataclass
 
-from .model import Helpline, Language, Line, Menu, Page, Recording
-from .numbers import FULL, PhoneNumber, spoken
+from ..menus.model import Helpline, Language, Line, Menu, Page, Recording
+from ..menus.numbers import FULL, PhoneNumber, spoken
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,13 @@ from flask import Blueprint, Response, abort, current_app, g, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from . import answers, flow, twiml
-from .flow import Step
-from .load import KEYPAD
+from . import answers
+from ..call import flow, twiml
+from ..call.flow import Step
+from ..menus.load import KEYPAD
 from .media import media_url
-from .model import BRUSSELS
-from .numbers import is_toll_free, to_e164
+from ..menus.model import BRUSSELS
+from ..menus.numbers import is_toll_free, to_e164
 from .signature import is_from_twilio, signature_algorithm
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def digits(params) -> str:
 def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) -> Response:
     """Answer with `decide(now)`'s reply, or with the answer an identical request got this minute.
 
-    The key holds everything the views and `_caller_id` read from a request (see ivr.answers):
+    The key holds everything the views and `_caller_id` read from a request (see ivr.web.answers):
     a view that reads anything more must add it here."""
     params = req.params
     app = current_app._get_current_object()
@@ -119,7 +120,7 @@ def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) ->
                 language = the_line.language(nxt.then.language)
                 reply = flow.dialed(the_line, language, nxt.then.at, nxt.then.helpline, "failed", now)
         kept = store.keep_decided(key, minute, reply, store.twiml(reply, step_url, caller_id, media_url, origin))
-    g.ivr_decided = kept  # for ivr.observability: what the caller got, counted and logged
+    g.ivr_decided = kept  # for ivr.ops.observability: what the caller got, counted and logged
     return Response(kept.body, content_type=TWIML_TYPE)
 
 
@@ -150,7 +151,7 @@ def check_signature():
     req = request._get_current_object()
     config = current_app.config
     # Read the body first, whatever the route or mode: one over MAX_CONTENT_LENGTH is refused with
-    # 413. A form body is read by parsing it (ivr.webhook_request), and get_data then finds it kept.
+    # 413. A form body is read by parsing it (ivr.web.request), and get_data then finds it kept.
     req.max_content_length = config["MAX_CONTENT_LENGTH"]  # what Flask would look up in current_app
     params = req.params  # the body parsed here, where one over the limit is refused
     req.get_data(cache=True)

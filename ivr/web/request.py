@@ -24,7 +24,7 @@ class WebhookRequest(Request):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.started = time.perf_counter()  # for the webhook's latency (ivr.observability)
+        self.started = time.perf_counter()  # for the webhook's latency (ivr.ops.observability)
         self.arrived = time.time()  # the same moment on the wall clock, to compare with X-Request-Start
 
     def queued_seconds(self) -> float:
@@ -54,7 +54,7 @@ class WebhookRequest(Request):
     @property
     def params(self) -> dict[str, str]:
         """The POST parameters as a plain dict, the first value of each name (Twilio never repeats
-        one; ivr.web refuses a request that does). Cheaper to read than the MultiDict `form`,
+        one; ivr.web.views refuses a request that does). Cheaper to read than the MultiDict `form`,
         whose get() raises and catches an exception for every name it lacks."""
         if self._params is None:
             if not (self._read_twilio_body() and self._params is not None):
@@ -90,7 +90,7 @@ class WebhookRequest(Request):
         if content_type != "application/x-www-form-urlencoded" or not (length.isascii() and length.isdigit()) \
                 or environ.get("HTTP_TRANSFER_ENCODING"):
             return False
-        length, limit = int(length), self.max_content_length  # ivr.web sets the limit: no app lookup
+        length, limit = int(length), self.max_content_length  # ivr.web.views sets the limit: no app lookup
         if limit is not None and length > limit:
             return False  # werkzeug refuses it (413)
         # The body may have been read already (get_data caches it); otherwise straight from the

@@ -1,7 +1,7 @@
 """Recording real calls as fixtures (IVR_RECORD_DIR).
 
 With IVR_RECORD_DIR set, every webhook the line answers is appended, with the TwiML it answered,
-to one file per call in that folder: the format `ivr.fixtures` reads and `python -m ivr replay`
+to one file per call in that folder: the format `ivr.testers.fixtures` reads and `python -m ivr replay`
 replays. Before anything reaches the disk the caller's and the line's numbers (in any written
 form), CallSid, AccountSid and the caller's location are replaced by the simulated phone's
 placeholders, and parameters that may encode them (CallToken...) are dropped.

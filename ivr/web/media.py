@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, request, send_from_directory, url_for
 
-from .model import AUDIO_TYPES, Recording
+from ..menus.model import AUDIO_TYPES, Recording
 
 bp = Blueprint("media", __name__)
 

@@ -1,6 +1,6 @@
 """A simulated phone: runs the line's TwiML the way Twilio does, so a call can be checked
 without a phone. It is the one implementation of Twilio's behaviour in the project: the tests,
-`python -m ivr call` and `python -m ivr replay` (ivr.fixtures) all run calls through it.
+`python -m ivr call` and `python -m ivr replay` (ivr.testers.fixtures) all run calls through it.
 
 The Twilio rules it follows (https://www.twilio.com/docs/voice/twiml):
 - Verbs run in document order; when the document runs out, Twilio hangs up.
