@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check serve clean fixtures map
+.PHONY: run test check serve clean fixtures map fallback
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ fixtures: $(BIN)/.installed
 # ...and draw the README's map of the phone tree again.
 map: $(BIN)/.installed
 	$(BIN)/python -m ivr map --readme README.md
+
+# After a change to menus.yaml's numbers or the prompts: the document Twilio plays when the line is
+# down, committed, and pasted into Twilio again (docs/operations.md). `make check` says when it is stale.
+fallback: $(BIN)/.installed
+	$(BIN)/python -m ivr fallback --out fallback.xml
 
 clean:
 	rm -rf $(VENV)

@@ -19,7 +19,10 @@ from ..menus.yamlfile import read
 @click.command("check")
 @click.argument("menus", required=False, envvar="IVR_MENUS")
 @click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files (default: prompts/ next to MENUS)")
-def check_command(menus, prompts_dir):
+@click.option("--fallback", "fallback_file", type=click.Path(dir_okay=False),
+              help=f"the fallback document pasted into Twilio, to compare with the menus "
+                   f"(default: {fallback.DOCUMENT} next to MENUS, when there is one)")
+def check_command(menus, prompts_dir, fallback_file):
     """Check menus.yaml and the prompts; list every problem with its file and line."""
     from .. import MENUS_FILE
     menus = menus or str(MENUS_FILE)
@@ -27,15 +30,18 @@ def check_command(menus, prompts_dir):
     if line is not None:
         doc = read(menus)
         problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
+        document = Path(fallback_file) if fallback_file else Path(menus).parent / fallback.DOCUMENT
+        if fallback_file or document.is_file():
+            problems += fallback.staleness(line, doc, menus, document)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(p.severity == "error" for p in problems)
     if line is None:
         click.echo(f"{errors} error(s): the line would refuse these files and keep the last good ones.")
         sys.exit(1)
-    if errors:  # only in the fallback: section, which the running line does not read
-        click.echo(f"{errors} error(s) in the fallback: section: `ivr fallback` would refuse to write the document "
-                   "Twilio plays when the line is down; the line itself would run.")
+    if errors:  # only about the fallback, which the running line does not read
+        click.echo(f"{errors} error(s) in the fallback document Twilio plays when the line is down; "
+                   "the line itself would run.")
         sys.exit(1)
     for language in line.languages:
         recordable = set(RECORDABLE_PROMPTS) | set(language.helplines)
