@@ -18,11 +18,12 @@ run: $(BIN)/.installed
 	@if [ -z "$$TWILIO_AUTH_TOKEN" ]; then \
 	  echo "No TWILIO_AUTH_TOKEN: serving WITHOUT signature checks, on 127.0.0.1 only."; \
 	  export IVR_ALLOW_UNSIGNED=1; fi; \
-	$(BIN)/flask --app ivr run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/python -m ivr run --port $(PORT)
 
-# As in production (Procfile): gunicorn, signatures on. Needs TWILIO_AUTH_TOKEN.
+# As in production (Procfile): gunicorn, signatures on. Needs TWILIO_AUTH_TOKEN. `ivr serve` starts
+# the line once first, so a broken menu file or a missing setting is said in one sentence.
 serve: $(BIN)/.installed
-	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py 'ivr:create_app()'
+	PORT=$(PORT) $(BIN)/python -m ivr serve
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q

@@ -218,7 +218,9 @@ def fallback_command(menus, prompts_dir, out, caller_id):
         raise click.UsageError(f"--caller-id {caller_id!r} is not a valid phone number (use +32...)")
     try:
         twiml = build(menus or str(MENUS_FILE), prompts_dir, to_e164(caller_id) if caller_id else None)
-    except (MenuError, FallbackError) as e:
+    except MenuError:
+        raise  # a broken menu file: one sentence and status 2, as for every command
+    except FallbackError as e:
         click.echo(str(e), err=True)
         sys.exit(1)
     if out:
