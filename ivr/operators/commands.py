@@ -1,5 +1,6 @@
-"""Command-line tools, as `python -m ivr ...` (they need no auth token and read broken menus too),
-and registered on the app for `flask --app ivr ...` (which loads the app first)."""
+"""Command-line tools, as `python -m ivr ...` (they need no auth token and read broken menus too).
+What a person can fix (a broken menu file, a missing setting, a line that does not answer) is said
+in one sentence with exit status 2; `check` lists a broken file's problems and exits 1."""
 from __future__ import annotations
 
 import os
