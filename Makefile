@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check serve clean fixtures map
+.PHONY: run test check serve clean fixtures map fallback
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,12 @@ run: $(BIN)/.installed
 	@if [ -z "$$TWILIO_AUTH_TOKEN" ]; then \
 	  echo "No TWILIO_AUTH_TOKEN: serving WITHOUT signature checks, on 127.0.0.1 only."; \
 	  export IVR_ALLOW_UNSIGNED=1; fi; \
-	$(BIN)/flask --app ivr run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/python -m ivr run --port $(PORT)
 
-# As in production (Procfile): gunicorn, signatures on. Needs TWILIO_AUTH_TOKEN.
+# As in production (Procfile): gunicorn, signatures on. Needs TWILIO_AUTH_TOKEN. `ivr serve` starts
+# the line once first, so a broken menu file or a missing setting is said in one sentence.
 serve: $(BIN)/.installed
-	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py 'ivr:create_app()'
+	PORT=$(PORT) $(BIN)/python -m ivr serve
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
@@ -37,6 +38,11 @@ fixtures: $(BIN)/.installed
 # ...and draw the README's map of the phone tree again.
 map: $(BIN)/.installed
 	$(BIN)/python -m ivr map --readme README.md
+
+# After a change to menus.yaml's numbers or the prompts: the document Twilio plays when the line is
+# down, committed, and pasted into Twilio again (docs/operations.md). `make check` says when it is stale.
+fallback: $(BIN)/.installed
+	$(BIN)/python -m ivr fallback --out fallback.xml
 
 clean:
 	rm -rf $(VENV)
