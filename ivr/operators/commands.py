@@ -9,11 +9,21 @@ import click
 
 from . import fallback, timing
 from ..testers import tester
+from ..testers.studio import studio_command
 from ..bench.command import bench_command
 from .fallback import fallback_command
 from ..menus.load import inspect
 from ..menus.model import RECORDABLE_PROMPTS
 from ..menus.yamlfile import read
+
+
+def check_problems(menus, prompts_dir=None):
+    """What `check` reports: the files' problems, then the time budget's and the fallback's."""
+    line, problems = inspect(menus, prompts_dir)
+    if line is not None:
+        doc = read(menus)
+        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
+    return line, problems
 
 
 @click.command("check")
@@ -23,10 +33,7 @@ def check_command(menus, prompts_dir):
     """Check menus.yaml and the prompts; list every problem with its file and line."""
     from .. import MENUS_FILE
     menus = menus or str(MENUS_FILE)
-    line, problems = inspect(menus, prompts_dir)
-    if line is not None:
-        doc = read(menus)
-        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
+    line, problems = check_problems(menus, prompts_dir)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(p.severity == "error" for p in problems)
@@ -98,7 +105,7 @@ def map_command(menus, prompts_dir, readme):
 
 
 COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command,
-            fallback_command, bench_command)
+            fallback_command, bench_command, studio_command)
 
 
 @click.group()
