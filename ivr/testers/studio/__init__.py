@@ -131,7 +131,7 @@ class Studio:
         if self._problems is None or self._problems[0] != signature:
             _, found = check_problems(self.live.menus, self.live.prompts)
             self._problems = (signature, [str(p) for p in found])
-        return {"problems": self._problems[1], "files": str(self.live.menus)}
+        return {"problems": self._problems[1], "files": _shown(self.live.menus)}
 
     def tree(self) -> dict:
         """Each language's tree as the line serves it now (the last good edit)."""
@@ -220,6 +220,14 @@ def _entries(lines: list[str], heard: list[phone.Heard]) -> list[dict]:
         else:
             out.append({"kind": "action", "text": line.strip("[]")})
     return out
+
+
+def _shown(path: Path) -> str:
+    """The menu file as the operator named it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _wait(wait) -> dict | None:
