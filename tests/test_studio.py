@@ -59,3 +59,26 @@ def test_the_clock_decides_what_the_tree_shows_open(studio):
     assert bureau()["open"] is False
     assert bureau()["wait"]["budget"] == 60 and bureau()["wait"]["seconds"] > 0
     assert studio.post("/api/clock", json={"at": "the 25th"}).status_code == 400
+
+
+def test_a_port_in_use_is_said_plainly(runner):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(["studio", "--port", str(port)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
+
+
+def test_broken_files_at_start_are_listed_not_a_traceback(runner, tmp_path, monkeypatch):
+    import shutil
+    shutil.copytree(TEST_MENUS, tmp_path / "menus")
+    menu_file = tmp_path / "menus" / "menus.yaml"
+    menu_file.write_text(menu_file.read_text(encoding="utf-8").replace("menu: sous-menu", "menu: sous-menus"))
+    monkeypatch.setenv("IVR_MENUS", str(menu_file))
+    result = runner.invoke(["studio", "--port", "1"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(r"menus\.yaml:\d+:\d+: error: .*'sous-menus'", result.output), result.output
+    assert "make check" in result.output

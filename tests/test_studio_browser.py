@@ -181,5 +181,70 @@ def test_a_broken_menu_file_shows_its_problem_with_file_line_and_column(studio, 
     assert text.splitlines()[line - 1][column - 1:] == "key: 3"  # the option that leads nowhere
     # The line keeps the last good version: its tree is still there, and a call still runs.
     assert "Sous-menu." in browser.find_element(By.ID, "tree").text
-    menu_file.write_text(text, encoding="utf-8")
+    menu_file.write_text(text.replace('name: "La ligne couple"', 'name: "La ligne du couple"'), encoding="utf-8")
     wait_for(browser, lambda d: " error: " not in alert.text, "the problem gone once fixed")
+    # A good edit reaches the tree as it reaches the line.
+    wait_for(browser, lambda d: "La ligne du couple" in d.find_element(By.ID, "tree").text, "the edit in the tree")
+
+
+# The browser's voices, as a machine with Belgian French and Dutch voices has them (headless
+# Chromium has none): the page must pick fr-BE and nl-BE over fr-FR and nl-NL.
+FAKE_VOICES = """
+const voices = [["Thomas", "fr-FR"], ["Amélie", "fr_BE"], ["Xander", "nl-NL"], ["Ellen", "nl-BE"]]
+  .map(([name, lang]) => ({ name, lang, default: false, localService: true, voiceURI: name }));
+window.spoken = [];
+window.SpeechSynthesisUtterance = class { constructor(text) { this.text = text; } };
+Object.defineProperty(window, "speechSynthesis", { configurable: true, value: {
+  getVoices: () => voices, cancel() {},
+  speak(u) { window.spoken.push([u.text, u.voice && u.voice.name]); setTimeout(() => u.onend && u.onend(), 10); },
+}});
+window.audio = [];
+const RealAudio = window.Audio;
+window.Audio = function (url) {
+  const a = new RealAudio(url);
+  a.addEventListener("canplay", () => window.audio.push(["canplay", a.src]));
+  a.addEventListener("error", () => window.audio.push(["error", a.src]));
+  return a;
+};
+"""
+
+
+def silent_wav(path):
+    import wave
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 1600)  # 0.2 s
+
+
+@pytest.fixture
+def recorded(menus):
+    """The test menu with the French safety sentence recorded."""
+    (menus / "prompts" / "fr").mkdir()
+    silent_wav(menus / "prompts" / "fr" / "safety.wav")
+    return menus
+
+
+def test_sentences_are_spoken_with_belgian_voices_and_recordings_played(recorded, studio, browser):
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAKE_VOICES})
+    browser.get(studio)
+    button(browser, "Call").click()
+    wait_for(browser, lambda d: len(d.execute_script("return window.spoken")) >= 2, "the language choice spoken")
+    assert browser.execute_script("return window.spoken") == [
+        ["Pour le français, appuyez sur 1.", "Amélie"], ["Voor Nederlands, druk 2.", "Ellen"]]
+    ActionChains(browser).send_keys("1").perform()
+    wait_for(browser, lambda d: "recording safety.wav" in log_text(d), "the recording in the transcript")
+    wait_for(browser, lambda d: d.execute_script("return window.audio"), "the recording loaded")
+    event, url = browser.execute_script("return window.audio")[0]
+    assert event == "canplay" and re.search(r"/recordings/fr/safety\.wav\?v=\w+$", url), (event, url)
+    # The sentences after it are spoken once it has played (or could not be).
+    wait_for(browser, lambda d: ["Pour la ligne couple, appuyez sur 1.", "Amélie"] in d.execute_script("return window.spoken"),
+             "the main menu spoken after the recording")
+
+    browser.find_element(By.ID, "speak").click()  # Speak aloud off: silence
+    spoken = len(browser.execute_script("return window.spoken"))
+    button(browser, "*").click()
+    wait_for(browser, lambda d: log_text(d).count("Pour la ligne couple, appuyez sur 1.") == 2, "the menu repeated")
+    time.sleep(0.5)
+    assert len(browser.execute_script("return window.spoken")) == spoken

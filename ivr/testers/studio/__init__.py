@@ -14,6 +14,7 @@ import datetime
 import logging
 import os
 import secrets
+import socket
 import sys
 import threading
 import uuid
@@ -260,11 +261,13 @@ def studio_command(port):
     # The page asks every few seconds: one line per request would bury the useful messages.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from werkzeug.serving import make_server
-    try:
-        server = make_server("127.0.0.1", port, app, threaded=True)
+    try:  # werkzeug would say so too, but not with the option to use
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
     except OSError as e:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port} ({e.strerror}): "
                                    f"try another port, e.g. --port {port + 1}") from None
+    server = make_server("127.0.0.1", port, app, threaded=True)
     click.echo(f"The studio: http://127.0.0.1:{port}/ (this computer only). Ctrl-C stops it.")
     sys.stdout.flush()
     try:
