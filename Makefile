@@ -1,15 +1,16 @@
 # `make run` serves the line on http://127.0.0.1:5000 ; `make test` runs every test.
-# Both create the virtualenv .venv from requirements.txt the first time.
+# Both create the virtualenv .venv the first time, from requirements-dev.txt (the line's
+# requirements.txt and the test tools).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check serve clean fixtures map fallback
+.PHONY: run test check serve clean fixtures map fallback studio
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # Local development: without TWILIO_AUTH_TOKEN, signatures are skipped (IVR_ALLOW_UNSIGNED=1) and
@@ -27,6 +28,10 @@ serve: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+# The operators' studio: the tree, a phone and the check in a browser, on http://127.0.0.1:8765
+studio: $(BIN)/.installed
+	$(BIN)/python -m ivr studio --port $(or $(STUDIO_PORT),8765)
 
 check: $(BIN)/.installed
 	$(BIN)/python -m ivr check

@@ -11,11 +11,25 @@ import click
 
 from . import fallback, timing
 from ..testers import tester
+from ..testers.studio import studio_command
 from ..bench.command import bench_command
 from .fallback import fallback_command
 from ..menus.load import MenuError, inspect
 from ..menus.model import RECORDABLE_PROMPTS
 from ..menus.yamlfile import read
+
+
+def check_problems(menus, prompts_dir=None, fallback_file=None):
+    """What `check` reports: the files' problems, then the time budget's and the fallback's (and
+    whether the committed fallback document still matches, when there is one)."""
+    line, problems = inspect(menus, prompts_dir)
+    if line is not None:
+        doc = read(menus)
+        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
+        document = Path(fallback_file) if fallback_file else Path(menus).parent / fallback.DOCUMENT
+        if fallback_file or document.is_file():
+            problems += fallback.staleness(line, doc, menus, document)
+    return line, problems
 
 
 @click.command("check")
@@ -28,13 +42,7 @@ def check_command(menus, prompts_dir, fallback_file):
     """Check menus.yaml and the prompts; list every problem with its file and line."""
     from .. import MENUS_FILE
     menus = menus or str(MENUS_FILE)
-    line, problems = inspect(menus, prompts_dir)
-    if line is not None:
-        doc = read(menus)
-        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
-        document = Path(fallback_file) if fallback_file else Path(menus).parent / fallback.DOCUMENT
-        if fallback_file or document.is_file():
-            problems += fallback.staleness(line, doc, menus, document)
+    line, problems = check_problems(menus, prompts_dir, fallback_file)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(p.severity == "error" for p in problems)
@@ -163,7 +171,7 @@ def _one_sentence(message: str) -> str:
 
 
 COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command,
-            fallback_command, bench_command, run_command, serve_command)
+            fallback_command, bench_command, run_command, serve_command, studio_command)
 
 
 @click.group(cls=_Tools)
