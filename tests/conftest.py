@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from ivr import ROOT, create_app
-from ivr.testers import fixtures
 from ivr.menus.model import BRUSSELS
+from ivr.testers import fixtures
 from ivr.testers.phone import TRANSFER_CALLER_ID, Call, FlaskTransport, call, twilio_params
 from ivr.testers.recording import file_for
 from ivr.testers.tester import play_script
@@ -57,6 +57,7 @@ def client(app):
 def runner():
     """The command line operators and testers use, `python -m ivr ...`."""
     from click.testing import CliRunner
+
     from ivr.operators.commands import main
 
     class Runner:

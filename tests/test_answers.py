@@ -2,14 +2,15 @@
 as a fresh render, and never an old menu's words after the line is reloaded."""
 import datetime
 
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
+
 from ivr import create_app
 from ivr.call import twiml
+from ivr.menus.load import load
 from ivr.menus.model import BRUSSELS
 from ivr.testers.phone import FlaskTransport, call
 from ivr.web.answers import Answers
-from ivr.menus.load import load
 from ivr.web.views import step_url
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
 
 TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
 
@@ -65,6 +66,7 @@ def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
 
 def test_threads_evicting_at_once_never_fail(line):
     import threading
+
     from ivr.call import flow
     now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
     fr = line.language("fr")

@@ -7,14 +7,14 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import PUBLIC_URL, TOKEN
 
 from ivr import ROOT, create_app
-from ivr.bench.command import call_keys
 from ivr.bench.bigmenu import write_big_menu
-from ivr.operators.commands import main
+from ivr.bench.command import call_keys
 from ivr.menus.load import inspect
+from ivr.operators.commands import main
 from ivr.testers.phone import FlaskTransport, call
-from conftest import PUBLIC_URL, TOKEN
 
 # round, server, req/s, p50, p99, errors, CPU us per request, then each worker's RSS
 ROW = re.compile(r"^\s+1 (line|floor)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)  ([\d. ]+)$", re.M)

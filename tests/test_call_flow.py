@@ -3,13 +3,14 @@ import datetime
 import re
 
 import pytest
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
 
 from ivr import create_app
 from ivr.call import speech
 from ivr.menus.model import BRUSSELS
 from ivr.menus.numbers import spoken
-from ivr.testers.phone import FlaskTransport, call as place_call
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
+from ivr.testers.phone import FlaskTransport
+from ivr.testers.phone import call as place_call
 
 FR, NL = "fr-BE", "nl-BE"
 
@@ -285,9 +286,10 @@ def test_a_third_language_is_added_with_files_only(menu_copy):
     import copy
 
     import yaml
+    from conftest import PUBLIC_URL, TOKEN
+
     from ivr import create_app
     from ivr.testers.phone import FlaskTransport, call
-    from conftest import PUBLIC_URL, TOKEN
     menus = yaml.safe_load(menu_copy.menus.read_text(encoding="utf-8"))
     menus["languages"].append("de")
     menus["de"] = copy.deepcopy(menus["fr"])  # content an operator would translate (a copy: no YAML alias)

@@ -7,13 +7,13 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
 from ivr.testers.phone import twilio_params
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 VERBS = {"Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Number", "Hangup"}
 SSML = {"prosody", "say-as", "break"}  # inside <Say> only: how numbers are read

@@ -5,12 +5,12 @@ import json
 import logging
 
 import pytest
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
 from prometheus_client.parser import text_string_to_metric_families
 
 from ivr import create_app
 from ivr.ops import logs
 from ivr.testers.phone import CALL_SID, FlaskTransport, call, twilio_params
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
 
 METRICS_TOKEN = "metrics-test-token"
 CALLER = "+32470123456"
@@ -178,8 +178,9 @@ def test_a_forged_webhook_is_logged_as_refused(client, capsys):
 def test_no_log_line_at_any_level_holds_the_callers_number(app, client, capsys, monkeypatch):
     """Full calls, a forged request and failures whose error message holds the caller's number:
     every line written to stdout or stderr is scanned for the number in all its forms."""
-    import ivr.call.flow
     from flask import request
+
+    import ivr.call.flow
     capsys.readouterr()
     calls_pressing(client, CALLER, ["12", "1211", "2", "7", "#", "1322", "18"])
     client.post("/voice", data=twilio_params(caller=CALLER), base_url=PUBLIC_URL)  # forged

@@ -4,11 +4,11 @@ import threading
 import time
 
 import pytest
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 from ivr import create_app
 from ivr.menus.load import inspect
 from ivr.testers.phone import FlaskTransport, call
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 TEST_FILES = [str(TEST_MENUS / "menus.yaml"), "--prompts", str(TEST_MENUS / "prompts")]
 

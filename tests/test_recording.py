@@ -2,10 +2,11 @@
 import datetime
 import re
 
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
+
 from ivr import create_app
 from ivr.testers import fixtures, recording
 from ivr.testers.phone import Call, FlaskTransport, Transport, call, twilio_params
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 # Made-up numbers, different from the placeholders, so that a leak would show.
 SOMEONE = "+32470555123"

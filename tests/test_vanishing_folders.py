@@ -11,9 +11,10 @@ import sys
 import textwrap
 import time
 
+from conftest import PUBLIC_URL, TOKEN
+
 from ivr import ROOT, create_app
 from ivr.testers.phone import TRANSFER_CALLER_ID, FlaskTransport, call
-from conftest import PUBLIC_URL, TOKEN
 
 
 def webhooks_counted(text: str) -> float:

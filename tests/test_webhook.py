@@ -3,11 +3,11 @@ import logging
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
 from twilio.request_validator import RequestValidator
 
 from ivr import ConfigError, create_app
-from ivr.testers.phone import CALLER, LINE, FlaskTransport, _ssml_text, call, twilio_params
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
+from ivr.testers.phone import FlaskTransport, _ssml_text, call, twilio_params
 
 MAIN_MENU_FIRST = "Pour la ligne couple, appuyez sur 1."  # the test menu's first option
 

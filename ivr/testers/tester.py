@@ -13,9 +13,9 @@ import uuid
 
 import click
 
-from . import fixtures, phone
 from ..menus.load import KEYPAD
 from ..menus.numbers import to_e164
+from . import fixtures, phone
 
 OUTCOMES = {"answered": "completed", "completed": "completed", "busy": "busy",
             "no-answer": "no-answer", "failed": "failed", "canceled": "canceled"}
