@@ -1,15 +1,24 @@
-# `make run` serves the line on http://127.0.0.1:5000 ; `make test` runs every test.
-# Both create the virtualenv .venv from requirements.txt the first time.
+# `make run` serves the line on http://127.0.0.1:5000 ; `make test` runs every test; `make lint`
+# runs ruff. They create the virtualenv .venv from requirements-dev.txt (the line's requirements.txt
+# plus the test and lint tools) the first time; production installs requirements.txt only.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check serve clean fixtures map
+.PHONY: run test lint check serve clean fixtures map
 
-$(BIN)/.installed: requirements.txt
+# Python's version first, read from `python -V` (which any Python answers): an older one would
+# otherwise fail later, in pip, with a message that does not say why.
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@v=$$($(PYTHON) -V 2>&1 | sed -n 's/^Python \([0-9]*\)\.\([0-9]*\).*/\1 \2/p'); set -- $$v; \
+	if [ -z "$$v" ]; then \
+	  echo "The line needs Python 3.11 or newer, and there is no '$(PYTHON)' here: install 3.11 (apt-get install python3.11) and run make again." >&2; exit 1; \
+	elif [ "$$1" -lt 3 ] || { [ "$$1" -eq 3 ] && [ "$$2" -lt 11 ]; }; then \
+	  echo "The line needs Python 3.11 or newer; $(PYTHON) is $$1.$$2: install 3.11 (apt-get install python3.11) and run make again, or make PYTHON=python3.11." >&2; exit 1; \
+	fi
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # Local development: without TWILIO_AUTH_TOKEN, signatures are skipped (IVR_ALLOW_UNSIGNED=1) and
@@ -26,6 +35,10 @@ serve: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+# pycodestyle, pyflakes and import order (pyproject.toml [tool.ruff]); `ruff check --fix .` fixes most.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
 
 check: $(BIN)/.installed
 	$(BIN)/python -m ivr check
