@@ -309,6 +309,7 @@ def _in_process(menus: str, prompts_dir: str, token: str) -> None:
     url = "http://127.0.0.1:8000"
     line_app = create_app({"TWILIO_AUTH_TOKEN": token, "MENUS": menus, "PROMPTS": prompts_dir,
                            "TRANSFER_CALLER_ID": phone.TRANSFER_CALLER_ID})
+    click.get_current_context().call_on_close(line_app.extensions["ivr"].close)  # its menu watcher too
     requests = recorded_requests(url, token, call_keys(menus, prompts_dir), FlaskTransport(line_app.test_client()))
     environs = wsgi_environs(url, token, requests)
 

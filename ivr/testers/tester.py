@@ -33,6 +33,8 @@ def _in_process(record: bool):
     # The webhook log lines (JSON, on stdout) would drown what the caller hears.
     config["WEBHOOK_LOG"] = False
     app = create_app(config)
+    # The command's app lives as long as the command: its menu watcher stops with it.
+    click.get_current_context().call_on_close(app.extensions["ivr"].close)
     return phone.FlaskTransport(app.test_client()), fixtures.BASE_URL, token, app
 
 
