@@ -100,8 +100,12 @@ def test_a_call_answered_from_memory_is_counted_and_logged_like_the_first(client
     same_call()
     same_call()
     fourth = scrape(client)
+    # Which latency bucket an answer falls in depends on the machine's load and on the first call
+    # being the cold one: compared are how many answers each step counted (_count and the +Inf
+    # bucket), not how fast they came.
     once = {key: second.get(key, 0) - first.get(key, 0) for key in second
-            if key[0].startswith("ivr_") and not key[0].endswith(("_sum", "_created"))}
+            if key[0].startswith("ivr_") and not key[0].endswith(("_sum", "_created"))
+            and not (key[0].endswith("_bucket") and dict(key[1])["le"] != "+Inf")}
     twice = {key: fourth.get(key, 0) - second.get(key, 0) for key in once}
     assert sum(once.values()) > 20
     assert twice == {key: 2 * value for key, value in once.items()}
