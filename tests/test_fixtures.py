@@ -5,11 +5,11 @@ The fixtures are golden calls of the shipped menus.yaml: after an edit that `mak
 from pathlib import Path
 
 import pytest
-from conftest import PUBLIC_URL, TOKEN
 
 from ivr.testers import fixtures
 from ivr.testers.phone import FlaskTransport
 from ivr.testers.tester import clock_setter
+from line_settings import PUBLIC_URL, TOKEN
 
 FOLDER = Path(__file__).parent / "fixtures"
 FILES = sorted(FOLDER.glob("*.yaml"))

@@ -5,12 +5,12 @@ import json
 import logging
 
 import pytest
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
 from prometheus_client.parser import text_string_to_metric_families
 
 from ivr import create_app
 from ivr.ops import logs
 from ivr.testers.phone import CALL_SID, FlaskTransport, call, twilio_params
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 METRICS_TOKEN = "metrics-test-token"
 CALLER = "+32470123456"
@@ -20,10 +20,10 @@ FORMS = [CALLER, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32
 
 
 @pytest.fixture
-def app():
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "TESTING": True,
-                       "METRICS_TOKEN": METRICS_TOKEN,
-                       "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
+def app(make_app):
+    return make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "TESTING": True,
+                     "METRICS_TOKEN": METRICS_TOKEN,
+                     "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
 
 
 def scrape(client):
@@ -50,8 +50,8 @@ def test_healthz_gives_the_menu_version_and_load_time_to_anyone(client, line):
     assert health["loaded_at"].endswith("+00:00")
 
 
-def test_metrics_are_off_without_a_token_and_need_the_bearer_token_when_on(client):
-    off = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "METRICS_TOKEN": ""}).test_client()
+def test_metrics_are_off_without_a_token_and_need_the_bearer_token_when_on(client, make_app):
+    off = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "METRICS_TOKEN": ""}).test_client()
     assert off.get("/metrics").status_code == 404
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -179,7 +179,7 @@ def test_a_forged_webhook_is_logged_as_refused(client, capsys):
     assert line["outcome"] == "refused" and line["status"] == 403
 
 
-def test_no_log_line_at_any_level_holds_the_callers_number(app, client, capsys, monkeypatch):
+def test_no_log_line_at_any_level_holds_the_callers_number(app, client, capsys, monkeypatch, calls_pressing):
     """Full calls, a forged request and failures whose error message holds the caller's number:
     every line written to stdout or stderr is scanned for the number in all its forms."""
     from flask import request

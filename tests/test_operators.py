@@ -5,11 +5,11 @@ import threading
 import time
 
 import pytest
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
 
 from ivr import create_app
 from ivr.menus.load import inspect
 from ivr.testers.phone import FlaskTransport, call
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 TEST_FILES = [str(TEST_MENUS / "menus.yaml"), "--prompts", str(TEST_MENUS / "prompts")]
 
@@ -199,9 +199,9 @@ def test_no_caller_gets_an_error_while_menus_are_swapped(live_app):
     assert failures == [] and calls[0] > 10
 
 
-def test_each_worker_watches_the_files_by_itself(menu_copy):
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
-                      "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0.1})
+def test_each_worker_watches_the_files_by_itself(menu_copy, make_app):
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
+                    "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0.1})
     client = app.test_client()
     call(FlaskTransport(client), PUBLIC_URL, TOKEN)  # the first request starts the watcher
     menu_copy.replace('say: "Pour la ligne de bureau"', 'say: "Pour le bureau"')

@@ -8,13 +8,13 @@ import signal
 import time
 
 import pytest
-from conftest import TOKEN
 from prometheus_client import REGISTRY
-from test_webhook import signed_post
 
 from ivr import create_app
 from ivr.ops import metrics
 from ivr.testers.phone import twilio_params
+from line_settings import TOKEN
+from test_webhook import signed_post
 
 
 def incoming_latencies() -> tuple[float, float]:

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import TEST_MENUS
 
 from ivr import ROOT
 from ivr.operators.commands import main
 from ivr.testers import fixtures
+from line_settings import TEST_MENUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OLD = "Pour la ligne couple"

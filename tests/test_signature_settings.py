@@ -4,11 +4,11 @@ says a proxy sets it."""
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import PUBLIC_URL, TOKEN
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
 from ivr.testers.phone import twilio_params
+from line_settings import PUBLIC_URL, TOKEN
 
 SHARED_KEY = "a-shared-key-secret"
 SETTINGS = "key=webhooks_sharedkey_0123456789abcdefghijklmnop,algorithm=HMAC_SHA256"

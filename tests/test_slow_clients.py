@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from real_line import RealLine
 
 ATTACK_SECONDS = 5

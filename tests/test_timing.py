@@ -2,7 +2,6 @@
 import datetime
 
 import pytest
-from conftest import TEST_MENUS
 
 from ivr import ROOT
 from ivr.call.speech import Said, said_with_numbers
@@ -11,6 +10,7 @@ from ivr.menus.model import BRUSSELS
 from ivr.menus.numbers import parse
 from ivr.menus.yamlfile import read
 from ivr.operators import timing
+from line_settings import TEST_MENUS
 
 TEST_FILES = [str(TEST_MENUS / "menus.yaml"), "--prompts", str(TEST_MENUS / "prompts")]
 

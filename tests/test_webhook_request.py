@@ -3,12 +3,12 @@ import io
 import urllib.parse
 
 import pytest
-from conftest import PUBLIC_URL
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
 from ivr.testers.phone import twilio_params
 from ivr.web.request import WebhookRequest
+from line_settings import PUBLIC_URL
 
 
 def both(body, content_type="application/x-www-form-urlencoded", **environ_changes):
