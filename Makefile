@@ -1,14 +1,22 @@
-# `make run` serves the line on http://127.0.0.1:5000 ; `make test` runs every test.
-# Both create the virtualenv .venv the first time, from requirements-dev.txt (the line's
-# requirements.txt and the test tools).
+# `make run` serves the line on http://127.0.0.1:5000 ; `make test` runs every test; `make lint`
+# runs ruff. They create the virtualenv .venv from requirements-dev.txt (the line's requirements.txt
+# plus the test and lint tools) the first time; production installs requirements.txt only.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check serve clean fixtures map fallback studio
+.PHONY: run test lint check serve clean fixtures map fallback studio
 
+# Python's version first, read from `python -V` (which any Python answers): an older one would
+# otherwise fail later, in pip, with a message that does not say why.
 $(BIN)/.installed: requirements.txt requirements-dev.txt
+	@v=$$($(PYTHON) -V 2>&1 | sed -n 's/^Python \([0-9]*\)\.\([0-9]*\).*/\1 \2/p'); set -- $$v; \
+	if [ -z "$$v" ]; then \
+	  echo "The line needs Python 3.11 or newer, and there is no '$(PYTHON)' here: install 3.11 (apt-get install python3.11) and run make again." >&2; exit 1; \
+	elif [ "$$1" -lt 3 ] || { [ "$$1" -eq 3 ] && [ "$$2" -lt 11 ]; }; then \
+	  echo "The line needs Python 3.11 or newer; $(PYTHON) is $$1.$$2: install 3.11 (apt-get install python3.11) and run make again, or make PYTHON=python3.11." >&2; exit 1; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -32,6 +40,10 @@ test: $(BIN)/.installed
 # The operators' studio: the tree, a phone and the check in a browser, on http://127.0.0.1:8765
 studio: $(BIN)/.installed
 	$(BIN)/python -m ivr studio --port $(or $(STUDIO_PORT),8765)
+
+# pycodestyle, pyflakes and import order (pyproject.toml [tool.ruff]); `ruff check --fix .` fixes most.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
 
 check: $(BIN)/.installed
 	$(BIN)/python -m ivr check

@@ -46,7 +46,8 @@ def on_starting(server):
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
-    from ivr.ops import metrics  # loaded with the app (preload_app): its files were just removed
+    # loaded with the app (preload_app): its files were just removed
+    from ivr.ops import metrics
     metrics.folder_emptied()
 
 

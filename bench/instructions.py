@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 def workload(app_name: str):
     """The WSGI callable and the requests (environ, body) it will be sent."""
     from ivr import create_app
-    from ivr.testers import phone
     from ivr.bench.command import call_keys, recorded_requests, wsgi_environs
     from ivr.bench.floor import create_floor
     from ivr.menus.model import BRUSSELS
+    from ivr.testers import phone
     from ivr.testers.phone import FlaskTransport
 
     token = secrets.token_hex(16)

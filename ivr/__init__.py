@@ -77,7 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if line.language(code) is None:
             raise ConfigError(f"IVR_LANGUAGE_BY_NUMBER maps a number to '{code}', which menus.yaml does not offer")
     live = LiveLine(app.config["MENUS"], app.config["PROMPTS"], line, float(app.config["RELOAD_SECONDS"]))
-    app.extensions["ivr"] = live
+    app.extensions["ivr"] = live  # its close() stops the menu watcher: a closed app reloads nothing
 
     app.register_blueprint(views.bp)
     app.register_blueprint(media.bp)

@@ -1,37 +1,79 @@
 import datetime
+import os
 import shutil
+import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from ivr import ROOT, create_app
-from ivr.testers import fixtures
 from ivr.menus.model import BRUSSELS
+from ivr.testers import fixtures
 from ivr.testers.phone import TRANSFER_CALLER_ID, Call, FlaskTransport, call, twilio_params
 from ivr.testers.recording import file_for
 from ivr.testers.tester import play_script
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
-TOKEN = "test-auth-token"
-PUBLIC_URL = "https://line.example.org"
-# The engine is tested on this small menu, which never follows the shipped content; tests about
-# what the line says today (menus.yaml) use the shipped_* fixtures and read menus.yaml.
-TEST_MENUS = Path(__file__).resolve().parent / "menus"
+# Threads that live as long as the process by design, one each: not left behind by a test.
+PROCESS_THREADS = {"metrics-flush"}
+
+
+def _threads() -> tuple[int, set[str]]:
+    """How many threads the process has (the operating system's count: the menu watcher is not a
+    threading.Thread), and the names of the threading.Threads (threading keeps a "Dummy" entry
+    for any other thread that logged, even after it ended: those are counted by the first)."""
+    count = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else threading.active_count()
+    return count, {t.name for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind():
+    """Every test ends with the threads it started stopped (set up first, so checked after the
+    other fixtures have closed their apps). A short grace: a stopping thread needs a moment."""
+    count, names = _threads()
+    yield
+    deadline = time.monotonic() + 2
+    while True:
+        now, now_names = _threads()
+        started = now_names - names - PROCESS_THREADS
+        left = now - count - len((now_names - names) & PROCESS_THREADS)
+        if left <= 0 and not started:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the test left {left} thread(s) running: {sorted(started) or 'not threading.Thread'} "
+                        "(close the apps it creates: the make_app fixture does)")
+        time.sleep(0.05)
 
 
 @pytest.fixture
-def app():
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "RELOAD_SECONDS": 0,
-                       "TRANSFER_CALLER_ID": TRANSFER_CALLER_ID,
-                       "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
+def make_app():
+    """make_app(config) is create_app(config), closed (its menu watcher stopped) after the test."""
+    made = []
+
+    def make(config=None):
+        app = create_app(config)
+        made.append(app)
+        return app
+    yield make
+    for app in made:
+        assert app.extensions["ivr"].close(), "a menu watcher did not stop"
 
 
 @pytest.fixture
-def shipped_app():
+def app(make_app):
+    return make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "RELOAD_SECONDS": 0,
+                     "TRANSFER_CALLER_ID": TRANSFER_CALLER_ID,
+                     "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
+
+
+@pytest.fixture
+def shipped_app(make_app):
     """The line with the shipped menus.yaml and prompts/."""
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "RELOAD_SECONDS": 0,
-                       "TRANSFER_CALLER_ID": TRANSFER_CALLER_ID,
-                       "MENUS": str(ROOT / "menus.yaml"), "PROMPTS": str(ROOT / "prompts")})
+    return make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "RELOAD_SECONDS": 0,
+                     "TRANSFER_CALLER_ID": TRANSFER_CALLER_ID,
+                     "MENUS": str(ROOT / "menus.yaml"), "PROMPTS": str(ROOT / "prompts")})
 
 
 @pytest.fixture
@@ -57,6 +99,7 @@ def client(app):
 def runner():
     """The command line operators and testers use, `python -m ivr ...`."""
     from click.testing import CliRunner
+
     from ivr.operators.commands import main
 
     class Runner:
@@ -104,34 +147,33 @@ def menu_copy(tmp_path):
     return Copy()
 
 
-def walk(language):
-    """Every (key path, page) of a language, found by walking its tree from the main menu."""
-    return language.pages()
-
-
-def calls_pressing(client, caller, key_sequences):
-    """One call per sequence of keys from `caller`, each key pressed while the line listens; a
-    transfer the keys lead to is busy. For the privacy tests, which then read every log."""
-    for keys in key_sequences:
-        c = call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=caller)
-        for key in keys:
-            if c.waiting == "keys":
-                c.press(key)
-        if c.waiting == "dial":
-            c.dial_outcome("busy")
+@pytest.fixture
+def calls_pressing():
+    """calls_pressing(client, caller, key_sequences): one call per sequence of keys from `caller`,
+    each key pressed while the line listens; a transfer the keys lead to is busy. For the privacy
+    tests, which then read every log."""
+    def place_calls(client, caller, key_sequences):
+        for keys in key_sequences:
+            c = call(FlaskTransport(client), PUBLIC_URL, TOKEN, caller=caller)
+            for key in keys:
+                if c.waiting == "keys":
+                    c.press(key)
+            if c.waiting == "dial":
+                c.dial_outcome("busy")
+    return place_calls
 
 
 NOON = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)  # a Friday: office lines are open
 
 
 @pytest.fixture
-def recorded_call(tmp_path):
+def recorded_call(tmp_path, make_app):
     """record(script) records a call on the test menu, as the line records a real one
     (IVR_RECORD_DIR), at a Friday noon; returns the fixture file, ready to replay."""
     def record(script: list[str], name: str = "call") -> Path:
         folder = tmp_path / "recordings"
         folder.mkdir(exist_ok=True)
-        app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(folder), "TRUSTED_PROXIES": "0",
+        app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(folder), "TRUSTED_PROXIES": "0",
                           "TRANSFER_CALLER_ID": TRANSFER_CALLER_ID, "RELOAD_SECONDS": 0, "CLOCK": lambda: NOON,
                           "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
         call_sid = "CA" + uuid.uuid4().hex

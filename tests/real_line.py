@@ -25,7 +25,7 @@ METRICS_TOKEN = "real-line-metrics-token"
 
 def procfile_command() -> list[str]:
     """The Procfile's web command, run with this interpreter's gunicorn."""
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(text for text in (ROOT / "Procfile").read_text().splitlines() if text.startswith("web:"))
     words = shlex.split(line[len("web:"):])
     assert words[0] == "gunicorn", words
     return [sys.executable, "-m", "gunicorn", *words[1:]]

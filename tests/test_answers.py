@@ -4,12 +4,12 @@ import datetime
 
 from ivr import create_app
 from ivr.call import twiml
+from ivr.menus.load import load
 from ivr.menus.model import BRUSSELS
 from ivr.testers.phone import FlaskTransport, call
 from ivr.web.answers import Answers
-from ivr.menus.load import load
 from ivr.web.views import step_url
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
 
@@ -17,7 +17,7 @@ TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS
 def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, menu_copy):
     holder = app.extensions["ivr"]
     fr = holder.line.language("fr")
-    path = next(p for p, page in walk(fr) if "ligne-couple" in [h.id for h in page.helplines])
+    path = next(p for p, page in fr.pages() if "ligne-couple" in [h.id for h in page.helplines])
 
     def heard_on_that_page():
         call = phone().press("1" + "".join(path))
@@ -65,6 +65,7 @@ def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
 
 def test_threads_evicting_at_once_never_fail(line):
     import threading
+
     from ivr.call import flow
     now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
     fr = line.language("fr")
@@ -106,7 +107,7 @@ def test_an_answer_kept_for_a_request_is_the_answer_decided_with_nothing_kept(ap
     transport = Recorder(client)
     for code, language_key in (("fr", "1"), ("nl", "2")):
         language = line.language(code)
-        for path, page in walk(language):
+        for path, page in language.pages():
             keys = language_key + "".join(path)
             call(transport, PUBLIC_URL, TOKEN).press(keys).press("7").silence()
             for transfer_key, _ in page.transfers():
@@ -132,7 +133,7 @@ def test_an_answer_kept_in_one_minute_is_decided_again_the_next(menu_copy):
                       "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
                       "PROMPTS": str(menu_copy.prompts)})
     fr = app.extensions["ivr"].line.language("fr")
-    path = next(p for p, page in walk(fr) if "ligne-sans-horaires" in [h.id for h in page.helplines])
+    path = next(p for p, page in fr.pages() if "ligne-sans-horaires" in [h.id for h in page.helplines])
     transport = FlaskTransport(app.test_client())
     heard = []
     for when in ((22, 29, 30), (22, 29, 59), (22, 30, 0)):
@@ -163,7 +164,7 @@ def test_the_minute_of_an_answer_is_the_brussels_minute_whatever_the_clocks_zone
                       "TRANSFER_CALLER_ID": "+3225550100", **TEST_FILES})
     transport = FlaskTransport(app.test_client())
     fr = line.language("fr")
-    path = next(p for p, page in walk(fr) if "ligne-bureau" in [h.id for h in page.helplines])
+    path = next(p for p, page in fr.pages() if "ligne-bureau" in [h.id for h in page.helplines])
 
     def heard_at(when):
         clock[0] = when

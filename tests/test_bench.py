@@ -8,13 +8,13 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from ivr import ROOT, create_app
-from ivr.bench.command import call_keys
+from ivr import ROOT
 from ivr.bench.bigmenu import write_big_menu
-from ivr.operators.commands import main
+from ivr.bench.command import call_keys
 from ivr.menus.load import inspect
+from ivr.operators.commands import main
 from ivr.testers.phone import FlaskTransport, call
-from conftest import PUBLIC_URL, TOKEN
+from line_settings import PUBLIC_URL, TOKEN
 
 # round, server, req/s, p50, p99, errors, CPU us per request, then each worker's RSS
 ROW = re.compile(r"^\s+1 (line|floor)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)  ([\d. ]+)$", re.M)
@@ -45,7 +45,7 @@ def test_the_bench_command_says_how_to_install_wrk_when_it_is_missing(monkeypatc
     assert "wrk is not installed" in result.output and "apt-get install wrk" in result.output
 
 
-def test_the_generated_big_menu_loads_cleanly_and_takes_calls_to_its_deepest_pages(tmp_path):
+def test_the_generated_big_menu_loads_cleanly_and_takes_calls_to_its_deepest_pages(tmp_path, make_app):
     menus = write_big_menu(tmp_path)
     line, problems = inspect(menus)
     # 200 menus cannot fit in three levels of six options: only "too deep" warnings are expected.
@@ -53,7 +53,7 @@ def test_the_generated_big_menu_loads_cleanly_and_takes_calls_to_its_deepest_pag
     assert sum(len(lang.menus) for lang in line.languages) == 200
     assert sum(len(lang.helplines) for lang in line.languages) == 2000
 
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menus), "PROMPTS": str(tmp_path / "prompts")})
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menus), "PROMPTS": str(tmp_path / "prompts")})
     for keys in call_keys(menus, tmp_path / "prompts"):
         phone = call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN)
         assert len(keys) == 1 + 4 + 1  # language, four levels down, transfer

@@ -8,8 +8,9 @@ from ivr import create_app
 from ivr.call import speech
 from ivr.menus.model import BRUSSELS
 from ivr.menus.numbers import spoken
-from ivr.testers.phone import FlaskTransport, call as place_call
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, walk
+from ivr.testers.phone import FlaskTransport
+from ivr.testers.phone import call as place_call
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 FR, NL = "fr-BE", "nl-BE"
 
@@ -100,7 +101,7 @@ def press_path(call, path):
 
 def every_page(line):
     for language in line.languages:
-        for path, page in walk(language):
+        for path, page in language.pages():
             yield language, path, page
 
 
@@ -285,9 +286,10 @@ def test_a_third_language_is_added_with_files_only(menu_copy):
     import copy
 
     import yaml
+
     from ivr import create_app
     from ivr.testers.phone import FlaskTransport, call
-    from conftest import PUBLIC_URL, TOKEN
+    from line_settings import PUBLIC_URL, TOKEN
     menus = yaml.safe_load(menu_copy.menus.read_text(encoding="utf-8"))
     menus["languages"].append("de")
     menus["de"] = copy.deepcopy(menus["fr"])  # content an operator would translate (a copy: no YAML alias)
@@ -312,7 +314,12 @@ def test_the_readmes_simulated_call_runs_as_written(capsys, shipped_line):
     from ivr import ROOT
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     (example,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-    exec(compile(example, "README.md", "exec"), {})
+    names = {}
+    try:
+        exec(compile(example, "README.md", "exec"), names)
+    finally:
+        if "app" in names:
+            names["app"].extensions["ivr"].close()  # a tester's session would end here
     out = capsys.readouterr().out
     # What its comments promise: the number it says the call is put through to is dialled, and
     # the caller then hears the shipped "busy" sentence.

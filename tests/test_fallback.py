@@ -5,11 +5,11 @@ import pytest
 from click.testing import CliRunner
 
 from ivr import ROOT
-from ivr.operators.commands import main
 from ivr.menus.load import load
 from ivr.menus.numbers import spoken
-from ivr.testers.phone import Call, Transport, twilio_params
+from ivr.operators.commands import main
 from ivr.operators.timing import SENTENCE_GAP_SECONDS, text_seconds
+from ivr.testers.phone import Call, Transport, twilio_params
 
 CALLER_ID = "+3222000000"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ivr.testers import fixtures
-from ivr.testers.tester import clock_setter
 from ivr.testers.phone import FlaskTransport
-from conftest import PUBLIC_URL, TOKEN
+from ivr.testers.tester import clock_setter
+from line_settings import PUBLIC_URL, TOKEN
 
 FOLDER = Path(__file__).parent / "fixtures"
 FILES = sorted(FOLDER.glob("*.yaml"))

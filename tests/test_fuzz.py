@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import create_app
 from ivr.testers.phone import twilio_params
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 VERBS = {"Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Number", "Hangup"}
 SSML = {"prosody", "say-as", "break"}  # inside <Say> only: how numbers are read
@@ -50,12 +50,18 @@ methods = st.sampled_from(["POST"] * 8 + ["GET", "PUT", "DELETE", "PATCH", "HEAD
 
 @pytest.fixture(scope="module")
 def signed_app():
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, **TEST_FILES})
+    # No menu watcher: a module-wide app would keep it past each test (the fuzzing edits no menu).
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TESTING": True, "RELOAD_SECONDS": 0, **TEST_FILES})
+    yield app
+    app.extensions["ivr"].close()
 
 
 @pytest.fixture(scope="module")
 def unsigned_app():
-    return create_app({"TWILIO_AUTH_TOKEN": "", "ALLOW_UNSIGNED": True, "TESTING": True, **TEST_FILES})
+    app = create_app({"TWILIO_AUTH_TOKEN": "", "ALLOW_UNSIGNED": True, "TESTING": True, "RELOAD_SECONDS": 0,
+                      **TEST_FILES})
+    yield app
+    app.extensions["ivr"].close()
 
 
 def check(response, path):

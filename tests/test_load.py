@@ -168,8 +168,8 @@ def test_menu_files_read_as_the_whole_yaml_tree_reads_them(text):
 
 def test_the_shipped_and_the_big_menus_read_as_the_whole_yaml_tree_reads_them(tmp_path):
     from ivr import MENUS_FILE, PROMPTS_DIR
-    from ivr.menus import yamlfile
     from ivr.bench.bigmenu import write_big_menu
+    from ivr.menus import yamlfile
     for path in [MENUS_FILE, *sorted(PROMPTS_DIR.glob("*.yaml")), write_big_menu(tmp_path)]:
         text = path.read_text(encoding="utf-8")
         streamed, composed = yamlfile.parse(text, str(path)), yamlfile._parse_composed(text, str(path))

@@ -131,6 +131,7 @@ def test_the_real_line_refuses_such_edits_within_seconds_and_its_workers_do_not_
     """Under the Procfile's gunicorn (gevent workers, live reload every 0.5 s): a named pipe would
     block a whole worker, an alias bomb would make it grow by hundreds of MB."""
     import json
+
     from real_line import RealLine
     line = RealLine(tmp_path)
     try:

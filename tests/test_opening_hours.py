@@ -7,7 +7,7 @@ from ivr import create_app
 from ivr.menus.load import inspect
 from ivr.menus.model import BRUSSELS
 from ivr.testers.phone import FlaskTransport, call
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 
 def at(text):

@@ -1,5 +1,6 @@
 """What operators get: checks with their place, the tree and map, and live reload."""
 import datetime
+import os
 import threading
 import time
 
@@ -8,7 +9,7 @@ import pytest
 from ivr import create_app
 from ivr.menus.load import inspect
 from ivr.testers.phone import FlaskTransport, call
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 TEST_FILES = [str(TEST_MENUS / "menus.yaml"), "--prompts", str(TEST_MENUS / "prompts")]
 
@@ -198,9 +199,9 @@ def test_no_caller_gets_an_error_while_menus_are_swapped(live_app):
     assert failures == [] and calls[0] > 10
 
 
-def test_each_worker_watches_the_files_by_itself(menu_copy):
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
-                      "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0.1})
+def test_each_worker_watches_the_files_by_itself(menu_copy, make_app):
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
+                    "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0.1})
     client = app.test_client()
     call(FlaskTransport(client), PUBLIC_URL, TOKEN)  # the first request starts the watcher
     menu_copy.replace('say: "Pour la ligne de bureau"', 'say: "Pour le bureau"')
@@ -212,6 +213,33 @@ def test_each_worker_watches_the_files_by_itself(menu_copy):
             break
         time.sleep(0.05)
     assert "Pour le bureau" in c.said
+
+
+def os_threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_a_closed_app_stops_watching_the_files(menu_copy, phone):
+    """Closing an app (a test's end, a tester's session) stops its menu watcher: no thread stays
+    behind, and edits made afterwards are no longer picked up, even if a request comes in."""
+    phone()  # a call on a line without reload starts the process's metrics thread, counted apart
+    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", "MENUS": str(menu_copy.menus),
+                      "PROMPTS": str(menu_copy.prompts), "RELOAD_SECONDS": 0.1})
+    before = os_threads()
+    client = app.test_client()
+    call(FlaskTransport(client), PUBLIC_URL, TOKEN)  # the first request starts the watcher
+    assert os_threads() == before + 1
+    live = app.extensions["ivr"]
+    assert live.close() is True
+    assert os_threads() == before  # close() waited for it
+    version = live.line.version
+    menu_copy.replace('say: "Pour la ligne de bureau"', 'say: "Pour le bureau"')
+    bump_mtime(menu_copy.menus)
+    c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1")
+    time.sleep(0.5)  # five of its intervals
+    assert live.line.version == version and "Pour le bureau" not in c.said
+    assert os_threads() == before
 
 
 def test_the_readme_shows_the_map_of_the_shipped_menus(shipped_line):

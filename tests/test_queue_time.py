@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from ivr import create_app
 from ivr.ops import metrics
 from ivr.testers.phone import twilio_params
-from conftest import TOKEN
+from line_settings import TOKEN
 from test_webhook import signed_post
 
 

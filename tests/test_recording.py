@@ -2,10 +2,12 @@
 import datetime
 import re
 
+import pytest
+
 from ivr import create_app
 from ivr.testers import fixtures, recording
 from ivr.testers.phone import Call, FlaskTransport, Transport, call, twilio_params
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 # Made-up numbers, different from the placeholders, so that a leak would show.
 SOMEONE = "+32470555123"
@@ -15,8 +17,12 @@ TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS
 ACCOUNT_SID = "AC" + "7d" * 16
 
 
-def recording_app(folder, **config):
-    return create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(folder), **TEST_FILES, **config})
+@pytest.fixture
+def recording_app(make_app):
+    """recording_app(folder, **config): the line recording its calls to folder (IVR_RECORD_DIR)."""
+    def make(folder, **config):
+        return make_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(folder), **TEST_FILES, **config})
+    return make
 
 
 def real_call(transport):
@@ -32,7 +38,7 @@ def recorded_files(folder):
     return sorted(folder.glob("call-*.yaml"))
 
 
-def test_a_recorded_call_holds_no_number_in_any_form_nor_call_or_account_sid(tmp_path):
+def test_a_recorded_call_holds_no_number_in_any_form_nor_call_or_account_sid(tmp_path, recording_app):
     the_call = real_call(FlaskTransport(recording_app(tmp_path).test_client()))
     assert the_call.ended
     [file] = recorded_files(tmp_path)
@@ -61,17 +67,17 @@ def test_the_numbers_are_found_however_they_are_written():
     assert not pattern.search("0800 30 030") and not pattern.search("94705551234")
 
 
-def test_a_recorded_call_replays_as_it_was_heard(tmp_path):
+def test_a_recorded_call_replays_as_it_was_heard(tmp_path, recording_app, make_app):
     real_call(FlaskTransport(recording_app(tmp_path).test_client()))
     [file] = recorded_files(tmp_path)
     # The line's own number, shown as caller ID on the transfer, was recorded as the placeholder.
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3280099990", **TEST_FILES})
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3280099990", **TEST_FILES})
     result = fixtures.replay(fixtures.load(file), FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN)
     assert result.passed, result.report()
     assert len(result.steps_now) == 6
 
 
-def test_two_calls_are_two_files_and_two_workers_write_one_call_in_order(tmp_path):
+def test_two_calls_are_two_files_and_two_workers_write_one_call_in_order(tmp_path, recording_app):
     workers = [recording_app(tmp_path).test_client(), recording_app(tmp_path).test_client()]
 
     class RoundRobin(Transport):
@@ -93,13 +99,13 @@ def test_two_calls_are_two_files_and_two_workers_write_one_call_in_order(tmp_pat
     assert longest.read_text().count("\nsteps:\n") == 1
 
 
-def test_a_forged_request_is_not_recorded(tmp_path):
+def test_a_forged_request_is_not_recorded(tmp_path, recording_app):
     client = recording_app(tmp_path).test_client()
     assert client.post("/voice", data=twilio_params(), base_url=PUBLIC_URL).status_code == 403
     assert recorded_files(tmp_path) == []
 
 
-def test_a_recording_failure_never_costs_the_caller_their_answer(tmp_path, monkeypatch):
+def test_a_recording_failure_never_costs_the_caller_their_answer(tmp_path, monkeypatch, recording_app):
     def broken(*args):
         raise OSError("disk full")
     monkeypatch.setattr(recording, "_append", broken)
@@ -107,10 +113,10 @@ def test_a_recording_failure_never_costs_the_caller_their_answer(tmp_path, monke
     assert "Pour le français" in the_call.said
 
 
-def test_without_record_dir_nothing_is_written(tmp_path, monkeypatch):
+def test_without_record_dir_nothing_is_written(tmp_path, monkeypatch, make_app):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("IVR_RECORD_DIR", raising=False)
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", **TEST_FILES})
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100", **TEST_FILES})
     call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1")
     assert list(tmp_path.iterdir()) == []
 

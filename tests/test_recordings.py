@@ -5,7 +5,7 @@ from ivr import create_app
 from ivr.menus.load import inspect
 from ivr.menus.model import RECORDABLE_PROMPTS
 from ivr.testers.phone import FlaskTransport, call
-from conftest import PUBLIC_URL, TOKEN
+from line_settings import PUBLIC_URL, TOKEN
 
 AUDIO = b"ID3\x03\x00fake mp3 frames for the test"
 

@@ -1,14 +1,13 @@
 """`python -m ivr replay` and `python -m ivr call`, as a tester runs them."""
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ivr import ROOT
-from ivr.testers import fixtures
 from ivr.operators.commands import main
-from conftest import TEST_MENUS
+from ivr.testers import fixtures
+from line_settings import TEST_MENUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OLD = "Pour la ligne couple"

@@ -44,6 +44,7 @@ def test_anything_else_is_refused(signature):
 
 def test_the_signature_is_computed_exactly_as_twilio_computes_it():
     import random
+
     from ivr.web.signature import _signature
     rng = random.Random(5)
     alphabet = "aZ09+%&= éÈ€\n"

@@ -8,7 +8,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import create_app
 from ivr.testers.phone import twilio_params
-from conftest import PUBLIC_URL, TOKEN
+from line_settings import PUBLIC_URL, TOKEN
 
 SHARED_KEY = "a-shared-key-secret"
 SETTINGS = "key=webhooks_sharedkey_0123456789abcdefghijklmnop,algorithm=HMAC_SHA256"

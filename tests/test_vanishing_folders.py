@@ -13,7 +13,7 @@ import time
 
 from ivr import ROOT, create_app
 from ivr.testers.phone import TRANSFER_CALLER_ID, FlaskTransport, call
-from conftest import PUBLIC_URL, TOKEN
+from line_settings import PUBLIC_URL, TOKEN
 
 
 def webhooks_counted(text: str) -> float:
@@ -76,7 +76,7 @@ def test_a_lost_recording_folder_is_logged_once_and_callers_never_notice(tmp_pat
 SCRIPT = textwrap.dedent("""
     import resource, signal, sys
     sys.path.insert(0, "tests")
-    from conftest import PUBLIC_URL, TOKEN
+    from line_settings import PUBLIC_URL, TOKEN
     from ivr import create_app
     from ivr.testers.phone import TRANSFER_CALLER_ID, FlaskTransport, call
     app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "RECORD_DIR": sys.argv[1],

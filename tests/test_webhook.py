@@ -6,8 +6,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ivr import ConfigError, create_app
-from ivr.testers.phone import CALLER, LINE, FlaskTransport, _ssml_text, call, twilio_params
-from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
+from ivr.testers.phone import FlaskTransport, _ssml_text, call, twilio_params
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 MAIN_MENU_FIRST = "Pour la ligne couple, appuyez sur 1."  # the test menu's first option
 
@@ -62,8 +62,8 @@ def test_the_public_https_url_validates_behind_a_tls_proxy(client):
     is_menu_twiml(response)
 
 
-def test_a_proxy_that_sets_the_host_is_believed_when_the_operator_says_so():
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "PROXY_SETS_HOST": True})
+def test_a_proxy_that_sets_the_host_is_believed_when_the_operator_says_so(make_app):
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "PROXY_SETS_HOST": True})
     response = signed_post(
         app.test_client(), "/voice", twilio_params(), url="https://help.example.be/voice",
         base_url="http://10.0.0.5:8000",
@@ -72,8 +72,8 @@ def test_a_proxy_that_sets_the_host_is_believed_when_the_operator_says_so():
     is_menu_twiml(response)
 
 
-def test_without_proxy_trust_the_forwarded_url_is_not_believed():
-    app = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRUSTED_PROXIES": "0"})
+def test_without_proxy_trust_the_forwarded_url_is_not_believed(make_app):
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRUSTED_PROXIES": "0"})
     response = signed_post(
         app.test_client(), "/voice", twilio_params(), url="https://help.example.be/voice",
         base_url="http://10.0.0.5:8000", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "help.example.be"},
@@ -88,9 +88,9 @@ def test_the_app_refuses_to_start_without_an_auth_token(monkeypatch):
         create_app()
 
 
-def test_unsigned_development_mode_answers_only_this_machine(caplog):
+def test_unsigned_development_mode_answers_only_this_machine(caplog, make_app):
     with caplog.at_level(logging.WARNING):
-        app = create_app({"TWILIO_AUTH_TOKEN": "", "ALLOW_UNSIGNED": True})
+        app = make_app({"TWILIO_AUTH_TOKEN": "", "ALLOW_UNSIGNED": True})
     assert any("NOT checked" in r.getMessage() for r in caplog.records)
     client = app.test_client()
     assert client.post("/voice", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
@@ -162,7 +162,7 @@ def test_an_error_on_the_main_menu_itself_ends_the_call_instead_of_looping(monke
     assert len(c.requests) == 3  # /voice, the key (apology), the main menu failing again: no loop
 
 
-def test_no_log_line_holds_the_callers_number(app, caplog, capsys, monkeypatch):
+def test_no_log_line_holds_the_callers_number(app, caplog, capsys, monkeypatch, calls_pressing):
     import ivr.call.flow
     caller = "+32470123456"
     forms = [caller, "32470123456", "0470123456", "470123456", "0470 12 34 56", "+32 470 12 34 56", "CA" + "0" * 32]
@@ -196,9 +196,9 @@ class AlternatingWorkers(FlaskTransport):
         return super().post(url, params, headers)
 
 
-def test_any_worker_can_answer_any_step_of_a_call():
-    apps = [create_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100",
-                        "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
+def test_any_worker_can_answer_any_step_of_a_call(make_app):
+    apps = [make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3225550100",
+                      "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
             for _ in range(3)]
     spread = call(AlternatingWorkers(apps), PUBLIC_URL, TOKEN).press("1").press("3").press("2")
     single = call(FlaskTransport(apps[0].test_client()), PUBLIC_URL, TOKEN).press("1").press("3").press("2")

@@ -8,7 +8,7 @@ from werkzeug.test import EnvironBuilder
 
 from ivr.testers.phone import twilio_params
 from ivr.web.request import WebhookRequest
-from conftest import PUBLIC_URL
+from line_settings import PUBLIC_URL
 
 
 def both(body, content_type="application/x-www-form-urlencoded", **environ_changes):

@@ -29,8 +29,8 @@ import click
 from twilio.request_validator import RequestValidator
 
 from .. import ROOT
-from ..testers import phone
 from ..menus.load import inspect, load
+from ..testers import phone
 
 WRK_MISSING = ("wrk is not installed; the benchmark needs it to load the line. "
                "On Debian or Ubuntu: sudo apt-get install wrk")
@@ -304,11 +304,12 @@ def _in_process(menus: str, prompts_dir: str, token: str) -> None:
     import io
 
     from .. import create_app
-    from .floor import create_floor
     from ..testers.phone import FlaskTransport
+    from .floor import create_floor
     url = "http://127.0.0.1:8000"
     line_app = create_app({"TWILIO_AUTH_TOKEN": token, "MENUS": menus, "PROMPTS": prompts_dir,
                            "TRANSFER_CALLER_ID": phone.TRANSFER_CALLER_ID})
+    click.get_current_context().call_on_close(line_app.extensions["ivr"].close)  # its menu watcher too
     requests = recorded_requests(url, token, call_keys(menus, prompts_dir), FlaskTransport(line_app.test_client()))
     environs = wsgi_environs(url, token, requests)
 

@@ -6,6 +6,7 @@ between the two is what the line's own work costs. The document is about the siz
 from flask import Flask, Response
 from twilio.twiml.voice_response import VoiceResponse
 
+
 def _menu_sized_twiml() -> str:
     # Built once, with VoiceResponse like every TwiML of the project; then answered as a string.
     response = VoiceResponse()

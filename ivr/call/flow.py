@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field, replace
 
-from . import speech
 from ..menus.model import Language, Line, Menu, Page
+from . import speech
 from .speech import Said
 
 # Twilio's DialCallStatus values after a <Dial> ends.

@@ -11,9 +11,9 @@ from typing import Callable
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from .flow import Ask, HangUp, Reply, Step, Transfer
 from ..menus.model import Line, Recording
 from ..menus.numbers import PhoneNumber
+from .flow import Ask, HangUp, Reply, Step, Transfer
 from .speech import Said
 
 # How a phone number is read (SSML that Amazon Polly's neural voices support: <say-as> except

@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 import threading
-import time
 import weakref
 from pathlib import Path
 
@@ -34,21 +33,21 @@ def watch_all() -> None:
 
 
 def _real_threads():
-    """(start a thread, sleep) of the operating system, even in a gevent worker.
+    """(start a thread, make a lock) of the operating system, even in a gevent worker.
 
     gunicorn's gevent worker monkey-patches the process after the fork: threading.Thread then
     starts a greenlet, which shares the worker's one thread with every request. Reading and
     checking a menu takes 10 ms for the shipped one and 0.5 s for a 2,000-helpline menu, all of
     it without yielding, so a greenlet watcher would stall every call in progress on each edit.
-    A real thread shares the interpreter instead, and requests go on between its steps."""
+    A real thread shares the interpreter instead, and requests go on between its steps. Its locks
+    are real too: the watcher waits on one between checks, which close() releases to stop it."""
     import _thread
-    sleep = time.sleep
-    start = _thread.start_new_thread
+    start, lock = _thread.start_new_thread, _thread.allocate_lock
     gevent_monkey = sys.modules.get("gevent.monkey")
     if gevent_monkey is not None and gevent_monkey.is_module_patched("threading"):
         start = gevent_monkey.get_original("_thread", "start_new_thread")
-        sleep = gevent_monkey.get_original("time", "sleep")
-    return start, sleep
+        lock = gevent_monkey.get_original("_thread", "allocate_lock")
+    return start, lock
 
 
 class LiveLine:
@@ -61,8 +60,9 @@ class LiveLine:
         self.refused: list = []  # the errors of the last edit that was refused, until a good one
         self._seen = self._signature()
         self._watching = False
+        self._closed = False
         self._lock = threading.Lock()
-        self._sleep = time.sleep
+        self._stop = self._stopped = None  # the running watcher's two locks (see watch)
         _LINES.add(self)
         me = weakref.ref(self)  # the fork hook must not keep a replaced app's menus alive
         os.register_at_fork(after_in_child=lambda: me() and me()._forked())
@@ -114,21 +114,46 @@ class LiveLine:
         if self._watching or self.interval <= 0:
             return
         with self._lock:
-            if self._watching:
+            if self._watching or self._closed:
                 return
             self._watching = True
-        start_thread, self._sleep = _real_threads()
-        start_thread(self._loop, ())
+            start_thread, allocate_lock = _real_threads()
+            # Held while the watcher should run (close releases it), and held by the watcher until
+            # it has stopped (close waits for it).
+            self._stop, self._stopped = allocate_lock(), allocate_lock()
+            self._stop.acquire()
+            self._stopped.acquire()
+        start_thread(self._loop, (self._stop, self._stopped))
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop this process's watcher, for good, and wait for it to finish a check in progress
+        (up to `timeout` seconds: a very large menu takes 0.5 s). True when no watcher runs any
+        more. An app's line: app.extensions["ivr"].close()."""
+        with self._lock:
+            self._closed = True
+            stop, stopped = self._stop, self._stopped
+            self._stop = self._stopped = None
+        if stop is None:
+            return True
+        stop.release()
+        if stopped.acquire(timeout=timeout):
+            stopped.release()
+            return True
+        return False
 
     def _forked(self) -> None:
         # Threads do not survive a fork: a new worker starts its own watcher.
         self._watching = False
         self._lock = threading.Lock()
+        self._stop = self._stopped = None
 
-    def _loop(self) -> None:
-        while True:
-            self._sleep(self.interval)
-            try:
-                self.refresh()
-            except Exception:  # a watcher that dies would silently stop all reloads
-                log.exception("menu reload failed; will try again")
+    def _loop(self, stop, stopped) -> None:
+        try:
+            # Waiting on the stop lock is the sleep between checks, which close() cuts short.
+            while not stop.acquire(timeout=self.interval):
+                try:
+                    self.refresh()
+                except Exception:  # a watcher that dies would silently stop all reloads
+                    log.exception("menu reload failed; will try again")
+        finally:
+            stopped.release()

@@ -466,7 +466,7 @@ def _reach(check: _Checker, doc: Located, code: str, menus: dict, helplines: dic
                     check.error(where, f"key {option.key} of menu '{mid}' leads back to menu '{option.menu}', which leads here: a loop with no end")
                     continue
                 reached_menus.add(option.menu)
-                visit(option.menu, level + 1, trail + (option.menu,))
+                visit(option.menu, level + 1, trail + (option.menu,))  # noqa: F821 (deleted after the walk)
 
     visit(main, 1, (main,))
     del visit  # it refers to itself: kept, it would keep the whole load (data, places) until a gc

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from . import fallback, timing
-from ..testers import tester
-from ..testers.studio import studio_command
 from ..bench.command import bench_command
-from .fallback import fallback_command
 from ..menus.load import MenuError, inspect
 from ..menus.model import RECORDABLE_PROMPTS
 from ..menus.yamlfile import read
+from ..testers import tester
+from ..testers.studio import studio_command
+from . import fallback, timing
+from .fallback import fallback_command
 
 
 def check_problems(menus, prompts_dir=None, fallback_file=None):
@@ -86,7 +86,7 @@ def tree_command(menus, prompts_dir, lang, with_timing):
     from .overview import tree
     line = _load_or_exit(menus, prompts_dir)
     if lang and line.language(lang) is None:
-        raise click.BadParameter(f"the line offers {', '.join(l.code for l in line.languages)}", param_hint="--lang")
+        raise click.BadParameter(f"the line offers {', '.join(language.code for language in line.languages)}", param_hint="--lang")
     click.echo(timing.report(line, lang) if with_timing else tree(line, lang), nl=False)
 
 

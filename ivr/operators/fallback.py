@@ -22,10 +22,10 @@ import click
 from twilio.twiml.voice_response import VoiceResponse
 
 from ..call import speech
+from ..call.twiml import say_all
 from ..menus.load import MenuError, load
 from ..menus.model import Helpline, Language, Line, Menu, Page
 from ..menus.numbers import EMERGENCY, to_e164
-from ..call.twiml import say_all
 from ..menus.yamlfile import Located, Place, Problem, read
 
 

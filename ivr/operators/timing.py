@@ -15,11 +15,11 @@ import datetime
 import re
 from dataclasses import dataclass
 
-from ..call import flow, speech
-from ..menus.model import BRUSSELS, Helpline, Language, Line, Menu, Page
-from ..menus.numbers import PhoneNumber
+from ..call import flow
 from ..call.speech import Said
 from ..call.twiml import GROUP_PAUSE_MS
+from ..menus.model import BRUSSELS, Helpline, Language, Line, Menu
+from ..menus.numbers import PhoneNumber
 from ..menus.yamlfile import Located, Problem
 
 WORDS_PER_MINUTE = 150

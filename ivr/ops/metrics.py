@@ -14,9 +14,7 @@ import os
 import threading
 import time
 
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
-                               generate_latest)
-from prometheus_client import multiprocess, values
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess, values
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from typing import NamedTuple
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from . import logs, metrics
-from ..web import views as web
 from ..call.flow import Ask, Reply, Step, Transfer
 from ..menus.model import Language, Line, Page
+from ..web import views as web
+from . import logs, metrics
 
 log = logging.getLogger(__name__)
 bp = Blueprint("observability", __name__)

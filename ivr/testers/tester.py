@@ -15,10 +15,10 @@ import uuid
 
 import click
 
-from . import fixtures, phone
 from ..menus.load import KEYPAD
 from ..menus.model import BRUSSELS
 from ..menus.numbers import to_e164
+from . import fixtures, phone
 
 OUTCOMES = {"answered": "completed", "completed": "completed", "busy": "busy",
             "no-answer": "no-answer", "failed": "failed", "canceled": "canceled"}
@@ -60,6 +60,8 @@ def _in_process(record: bool):
     # The webhook log lines (JSON, on stdout) would drown what the caller hears.
     config["WEBHOOK_LOG"] = False
     app = create_app(config)
+    # The command's app lives as long as the command: its menu watcher stops with it.
+    click.get_current_context().call_on_close(app.extensions["ivr"].close)
     return phone.FlaskTransport(app.test_client()), fixtures.BASE_URL, token, app
 
 

@@ -16,13 +16,13 @@ from flask import Blueprint, Response, abort, current_app, g, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from . import answers
 from ..call import flow, twiml
 from ..call.flow import Step
 from ..menus.load import KEYPAD
-from .media import media_url
 from ..menus.model import BRUSSELS
 from ..menus.numbers import is_toll_free, to_e164
+from . import answers
+from .media import media_url
 from .signature import is_from_twilio, signature_algorithm
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,54 @@
+"""Setting the project up: production installs the line and nothing else, every version is pinned,
+and `make` on a Python that is too old says so in one sentence instead of failing in pip."""
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from ivr import ROOT
+
+DEV_TOOLS = {"pytest", "hypothesis", "ruff"}
+
+
+def requirements(name: str) -> dict[str, str]:
+    """{package: the line as written} of a requirements file, without comments and -r lines."""
+    found = {}
+    for text in (ROOT / name).read_text(encoding="utf-8").splitlines():
+        text = text.split("#")[0].strip()
+        if text and not text.startswith("-"):
+            found[re.split(r"[=<>!~ \[]", text)[0].lower()] = text
+    return found
+
+
+def test_production_installs_no_test_or_lint_tool():
+    production = requirements("requirements.txt")
+    assert not DEV_TOOLS & production.keys()
+    assert DEV_TOOLS <= requirements("requirements-dev.txt").keys()
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["requirements.txt", "requirements-dev.txt"])
+def test_every_version_is_pinned(name):
+    for package, text in requirements(name).items():
+        assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][A-Za-z0-9.]*", text), f"{name}: {text!r} is not pinned"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_on_an_old_python_says_so_in_one_sentence(tmp_path):
+    # A Python 3.9 as make sees it: its version, and the kind of failure pip would give otherwise.
+    old_python = tmp_path / "python3"
+    old_python.write_text('#!/bin/sh\n'
+                          'if [ "$1" = "-V" ]; then echo "Python 3.9.18"; exit 0; fi\n'
+                          'echo "ERROR: Could not find a version that satisfies the requirement flask==3.1.3" >&2\n'
+                          'exit 1\n')
+    old_python.chmod(0o755)
+    venv = tmp_path / "venv"
+    out = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), f"VENV={venv}", f"PYTHON={old_python}",
+                          f"{venv}/bin/.installed"], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    said = [text for text in out.stderr.splitlines() if not text.startswith("make:")]
+    assert said == [f"The line needs Python 3.11 or newer; {old_python} is 3.9: install 3.11 "
+                    "(apt-get install python3.11) and run make again, or make PYTHON=python3.11."], out.stderr
+    assert "pip" not in out.stdout + out.stderr and "ERROR" not in out.stdout + out.stderr
+    assert not venv.exists()
