@@ -114,7 +114,7 @@ def test_an_answer_kept_for_a_request_is_the_answer_decided_with_nothing_kept(ap
                     call(transport, PUBLIC_URL, TOKEN).press(keys + transfer_key).dial_outcome(status)
     assert len(transport.sent) > 90
     kept = app.extensions["ivr_answers"]
-    assert len(kept._decided) > 35  # distinct requests: the same ones came back from memory
+    assert len(kept._kept) > 35  # distinct requests: the same ones came back from memory
     for url, params, headers in transport.sent:
         from_memory = FlaskTransport.post(transport, url, params, headers)
         app.extensions.pop("ivr_answers")
@@ -151,8 +151,8 @@ def test_only_the_current_minutes_answers_are_kept():
     for minute in range(30):
         clock[0] = clock[0].replace(minute=minute)
         call(transport, PUBLIC_URL, TOKEN).press("1").press("3").press("1")
-        kept = app.extensions["ivr_answers"]._decided
-        assert len(kept) == 4 and all(key[-1][-1] == minute for key in kept)  # this minute's 4 requests
+        kept = app.extensions["ivr_answers"]._kept
+        assert len(kept) == 4 and all(webhook.minute.minute == minute for webhook in kept)  # this minute's 4 requests
 
 
 def test_the_minute_of_an_answer_is_the_brussels_minute_whatever_the_clocks_zone(line):

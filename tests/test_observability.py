@@ -101,7 +101,9 @@ def test_a_call_answered_from_memory_is_counted_and_logged_like_the_first(client
     same_call()
     fourth = scrape(client)
     once = {key: second.get(key, 0) - first.get(key, 0) for key in second
-            if key[0].startswith("ivr_") and not key[0].endswith(("_sum", "_created"))}
+            # Not the latency buckets: the first call decides its answers and is slower, more so
+            # on a busy machine (the histogram's _count still says every webhook was timed).
+            if key[0].startswith("ivr_") and not key[0].endswith(("_sum", "_created", "_bucket"))}
     twice = {key: fourth.get(key, 0) - second.get(key, 0) for key in once}
     assert sum(once.values()) > 20
     assert twice == {key: 2 * value for key, value in once.items()}
