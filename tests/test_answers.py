@@ -171,3 +171,15 @@ def test_the_minute_of_an_answer_is_the_brussels_minute_whatever_the_clocks_zone
 
     assert "La ligne est ouverte en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 16, 30, tzinfo=BRUSSELS))
     assert "La ligne est fermée en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 16, 30, tzinfo=datetime.timezone.utc))
+
+
+def test_the_webhook_reads_the_calls_state_as_werkzeugs_request_args_would():
+    """The Webhook decodes the query string itself (werkzeug's MultiDict of every name cost more than
+    a kept answer's lookup); it must read the same values werkzeug would have given the views."""
+    from werkzeug.wrappers import Request
+    from ivr.web.webhook import _query
+    queries = [b"", b"at=3.1&id=sous-menu&n=1", b"at=%2A.%23", b"at=%C3%A9&n=%C2%B2", b"n=1&n=2", b"at=",
+               b"line=ligne+couple&e=1", b"%61t=1.2", b"at=1%2", b"id=%FF%FE", b"at=\xc3\xa9", b"&&=&at==1"]
+    for query in queries:
+        args = Request({"QUERY_STRING": query.decode("latin-1"), "REQUEST_METHOD": "POST"}).args
+        assert _query(query) == {k: args[k] for k in ("at", "id", "line", "n", "e") if k in args}, query

@@ -71,7 +71,7 @@ def _keys(value: str) -> tuple[str, ...] | None:
 
 def _query(query_string: bytes) -> dict[str, str]:
     """The state the line reads from a query string, decoded as werkzeug's `request.args` decodes
-    it (UTF-8, bad bytes replaced; the first value of a repeated name). Only the line's own
+    it (UTF-8; the first value of a repeated name). Only the line's own
     names: werkzeug's MultiDict of every name cost more than the rest of a kept answer's lookup."""
     state: dict[str, str] = {}
     for pair in query_string.split(b"&"):
@@ -86,4 +86,7 @@ def _query(query_string: bytes) -> dict[str, str]:
 
 
 def _unescaped(raw: bytes) -> str:
-    return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "replace")
+    try:
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:  # werkzeug leaves escapes that are not UTF-8 as they were
+        return raw.decode("latin-1")
