@@ -6,7 +6,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from ivr import ConfigError, create_app
-from ivr.testers.phone import CALLER, LINE, FlaskTransport, _ssml_text, call, twilio_params
+from ivr.testers.phone import CALLER, LINE_NUMBER, FlaskTransport, _ssml_text, call, twilio_params
 from conftest import PUBLIC_URL, TEST_MENUS, TOKEN, calls_pressing
 
 MAIN_MENU_FIRST = "Pour la ligne couple, appuyez sur 1."  # the test menu's first option
