@@ -8,6 +8,7 @@ failure while recording is itself logged and the answer goes out unchanged.
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
@@ -96,8 +97,14 @@ def _count_and_log(app: Flask, req, request_globals, status: int) -> None:
     if app.config["WEBHOOK_LOG"]:
         params = req.params if status < 400 else {}  # a refused body (413) is never parsed again
         call = logs.call_id(app.extensions["ivr_call_id_key"], params.get("CallSid", ""))
-        words = logs.webhook_words(step=step, language=language, key=key, outcome=outcome)
-        logs.write_webhook_line(call, words, status, round(seconds * 1000, 1))
+        logs.write_webhook_line(call, _words(step, language, key, outcome), status, round(seconds * 1000, 1))
+
+
+# Every member is a closed word (a step, a language code, a key, an outcome): few combinations,
+# each encoded once (~5 us a webhook otherwise).
+@functools.lru_cache(maxsize=4096)
+def _words(step: str, language: str | None, key: str | None, outcome: str) -> str:
+    return logs.webhook_words(step=step, language=language, key=key, outcome=outcome)
 
 
 def _count(counts: list, step: str, happened: tuple) -> tuple[str, str | None]:

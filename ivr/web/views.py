@@ -76,9 +76,10 @@ def decide(line: Line, webhook: Webhook, language_by_number: dict[str, str]) -> 
     return flow.dialed(line, language, at, webhook.helpline, webhook.dial_status, now)
 
 
-def answer(step: str, language: str | None = None) -> Response:
-    """Every webhook's view (the route names the step): the answer `decide` gives, or the one an
-    identical request got this minute (ivr.web.answers, keyed on the Webhook)."""
+def answer(**route) -> Response:
+    """Every webhook's view: the answer `decide` gives, or the one an identical request got this
+    minute (ivr.web.answers, keyed on the Webhook). The route's step and language are read into
+    the Webhook with the rest, so nothing else of the request is passed on."""
     webhook = g.webhook  # read by check_signature, once the request was known to be Twilio's
     app = current_app._get_current_object()
     line = app.extensions["ivr"].serving()  # read once: a reload mid-request cannot mix two menus

@@ -11,6 +11,7 @@ A NamedTuple: typed, frozen, and hashed and compared in C, since every webhook i
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
@@ -40,14 +41,12 @@ class Webhook(NamedTuple):
     @classmethod
     def read(cls, step: str, language: str | None, query_string: bytes, params: dict, origin: str,
              now: datetime.datetime) -> "Webhook":
-        state = _query(query_string) if query_string else {}
+        at, node_id, helpline, silences, after_error = _state(query_string) if query_string else _NO_STATE
         digits = params.get("Digits", "")
         if digits and not (len(digits) == 1 and digits in KEYPAD):
             digits = "?"
-        silences = state.get("n", "0")
         local = now.astimezone(BRUSSELS) if now.tzinfo else now  # as opening hours read the clock
-        return cls(step, language, _keys(state.get("at", "")), state.get("id"), state.get("line"),
-                   int(silences) if SILENCES.fullmatch(silences) else 0, state.get("e") == "1", digits,
+        return cls(step, language, at, node_id, helpline, silences, after_error, digits,
                    params.get("DialCallStatus", ""), params.get("To", ""), origin,
                    local.replace(second=0, microsecond=0))
 
@@ -57,6 +56,21 @@ class Webhook(NamedTuple):
         if self.step not in ("key", "language_key"):
             return None
         return "other" if self.digits == "?" else self.digits
+
+
+_NO_STATE = ((), None, None, 0, False)
+
+
+# The line's own URLs are few (one per place in the menus and number of silences), and a Webhook
+# is read only from a request whose signature was checked: parsed once each (~10 us), a worker
+# keeps them. Bounded all the same.
+@functools.lru_cache(maxsize=4096)
+def _state(query_string: bytes) -> tuple:
+    """(at, node_id, helpline, silences, after_error) from a query string."""
+    state = _query(query_string)
+    silences = state.get("n", "0")
+    return (_keys(state.get("at", "")), state.get("id"), state.get("line"),
+            int(silences) if SILENCES.fullmatch(silences) else 0, state.get("e") == "1")
 
 
 def _keys(value: str) -> tuple[str, ...] | None:
