@@ -1,15 +1,16 @@
 # `make run` serves the line on http://127.0.0.1:5000 ; `make test` runs every test.
-# Both create the virtualenv .venv from requirements.txt the first time.
+# Both create the virtualenv .venv the first time, from requirements-dev.txt (the line's
+# requirements.txt and the test tools).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test check serve clean fixtures map
+.PHONY: run test check serve clean fixtures map fallback studio
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # Local development: without TWILIO_AUTH_TOKEN, signatures are skipped (IVR_ALLOW_UNSIGNED=1) and
@@ -18,14 +19,19 @@ run: $(BIN)/.installed
 	@if [ -z "$$TWILIO_AUTH_TOKEN" ]; then \
 	  echo "No TWILIO_AUTH_TOKEN: serving WITHOUT signature checks, on 127.0.0.1 only."; \
 	  export IVR_ALLOW_UNSIGNED=1; fi; \
-	$(BIN)/flask --app ivr run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/python -m ivr run --port $(PORT)
 
-# As in production (Procfile): gunicorn, signatures on. Needs TWILIO_AUTH_TOKEN.
+# As in production (Procfile): gunicorn, signatures on. Needs TWILIO_AUTH_TOKEN. `ivr serve` starts
+# the line once first, so a broken menu file or a missing setting is said in one sentence.
 serve: $(BIN)/.installed
-	PORT=$(PORT) $(BIN)/gunicorn --config gunicorn.conf.py 'ivr:create_app()'
+	PORT=$(PORT) $(BIN)/python -m ivr serve
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+# The operators' studio: the tree, a phone and the check in a browser, on http://127.0.0.1:8765
+studio: $(BIN)/.installed
+	$(BIN)/python -m ivr studio --port $(or $(STUDIO_PORT),8765)
 
 check: $(BIN)/.installed
 	$(BIN)/python -m ivr check
@@ -37,6 +43,11 @@ fixtures: $(BIN)/.installed
 # ...and draw the README's map of the phone tree again.
 map: $(BIN)/.installed
 	$(BIN)/python -m ivr map --readme README.md
+
+# After a change to menus.yaml's numbers or the prompts: the document Twilio plays when the line is
+# down, committed, and pasted into Twilio again (docs/operations.md). `make check` says when it is stale.
+fallback: $(BIN)/.installed
+	$(BIN)/python -m ivr fallback --out fallback.xml
 
 clean:
 	rm -rf $(VENV)

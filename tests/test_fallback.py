@@ -164,3 +164,43 @@ def test_check_warns_that_a_fallback_transfer_needs_a_caller_id(menu_copy, monke
     assert checked.exit_code == 0 and "warning: fallback: transfer: needs a caller ID" in checked.output
     monkeypatch.setenv("IVR_TRANSFER_CALLER_ID", CALLER_ID)
     assert "caller ID" not in CliRunner().invoke(main, ["check", str(menu_copy.menus)]).output
+
+
+# -- the committed document, kept in step with the menus -------------------------------------------
+def test_check_fails_when_the_committed_fallback_no_longer_matches_the_menus_and_names_the_command(menu_copy):
+    document = menu_copy.menus.parent / "fallback.xml"
+    assert fallback(str(menu_copy.menus), "--out", str(document)).exit_code == 0
+    assert CliRunner().invoke(main, ["check", str(menu_copy.menus)]).exit_code == 0
+    # A number read by the fallback changes: the copy in Twilio would read the old one.
+    menu_copy.replace('number: "0800 30 030"', 'number: "0800 30 031"').replace('transfer: "+3280030030"', 'transfer: "+3280030031"')
+    checked = CliRunner().invoke(main, ["check", str(menu_copy.menus)])
+    assert checked.exit_code == 1
+    assert ("error: fallback.xml no longer matches menus.yaml: run `make fallback` "
+            "(python -m ivr fallback --out fallback.xml) and paste it into Twilio again") in checked.output
+    assert fallback(str(menu_copy.menus), "--out", str(document)).exit_code == 0
+    assert CliRunner().invoke(main, ["check", str(menu_copy.menus)]).exit_code == 0
+
+
+def test_the_check_makes_a_transferring_fallback_again_with_the_caller_id_it_was_made_with(menu_copy, monkeypatch):
+    monkeypatch.delenv("IVR_TRANSFER_CALLER_ID", raising=False)
+    menu_copy.replace("  # transfer: ligne-couple", "  transfer: ligne-couple")
+    document = menu_copy.menus.parent / "fallback.xml"
+    assert fallback(str(menu_copy.menus), "--out", str(document), "--caller-id", CALLER_ID).exit_code == 0
+    checked = CliRunner().invoke(main, ["check", str(menu_copy.menus)])
+    assert checked.exit_code == 0 and "no longer matches" not in checked.output
+    # Compared all the same: a changed number it reads is caught.
+    menu_copy.replace('number: "0800 30 030"', 'number: "0800 30 031"').replace('transfer: "+3280030030"', 'transfer: "+3280030031"')
+    assert "fallback.xml no longer matches" in CliRunner().invoke(main, ["check", str(menu_copy.menus)]).output
+
+
+def test_a_test_menu_without_a_fallback_document_is_not_compared_but_a_named_one_must_exist(menu_copy):
+    assert "fallback.xml" not in CliRunner().invoke(main, ["check", str(menu_copy.menus)]).output
+    missing = menu_copy.menus.parent / "elsewhere.xml"
+    checked = CliRunner().invoke(main, ["check", str(menu_copy.menus), "--fallback", str(missing)])
+    assert checked.exit_code == 1 and "elsewhere.xml cannot be read" in checked.output
+
+
+def test_the_shipped_fallback_document_matches_the_shipped_menus():
+    checked = CliRunner().invoke(main, ["check", str(ROOT / "menus.yaml"), "--prompts", str(ROOT / "prompts")])
+    assert (ROOT / "fallback.xml").is_file()
+    assert checked.exit_code == 0 and "no longer matches" not in checked.output, checked.output

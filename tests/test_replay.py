@@ -64,7 +64,8 @@ def test_update_rewrites_the_expectations_shows_the_change_then_replay_passes(cl
     use_menus(monkeypatch, menu_copy.replace(OLD, NEW))
     updated = cli("replay", "--update", str(a_fixture))
     assert updated.exit_code == 0, updated.output
-    assert NEW in updated.output and f"updated: {a_fixture}" in updated.output
+    assert NEW in updated.output and f"updated {a_fixture}: " in updated.output
+    assert "FAIL" not in updated.output  # an intended change, written to the file, is no failure
     text = a_fixture.read_text(encoding="utf-8")
     assert NEW in text and OLD not in text
     assert text.startswith("# Recorded from a simulated call on the test menu")  # the header comments are kept
@@ -189,3 +190,37 @@ def test_the_call_tool_prints_what_the_caller_hears_without_webhook_log_lines(cl
     result = cli("call", "--keys", "1,#")
     assert result.output.startswith("--- transcript ---\nfr-BE: Pour le français, appuyez sur 1.")
     assert '"step":' not in result.output
+
+
+def test_the_interactive_phone_has_a_help(cli):
+    result = cli("call", "--lang", "fr", input="help\nq\n")
+    assert result.exit_code == 0, result.output
+    assert "Enter alone = silence, q = hang up, help)" in result.output
+    assert "Enter alone          stay silent until the line stops waiting" in result.output
+    assert "answered, busy, no-answer or failed" in result.output
+
+
+CLOSED = "fr-BE: La ligne est fermée en ce moment."
+
+
+def test_a_call_at_another_hour_hears_the_opening_hours_of_that_hour(cli):
+    # The office line is closed on 24 December (the test menu says so) and open a weekday morning.
+    christmas_eve = cli("call", "--clock", "2026-12-24T23:00", "--keys", "1,2,hangup")
+    assert christmas_eve.exit_code == 0, christmas_eve.output
+    assert CLOSED in christmas_eve.output
+    morning = cli("call", "--clock", "2026-12-23T11:00", "--keys", "1,2,hangup")
+    assert morning.exit_code == 0 and CLOSED not in morning.output
+
+
+def test_a_clock_for_a_running_line_is_refused_in_one_sentence(cli):
+    result = cli("call", "--url", "http://127.0.0.1:9", "--clock", "2026-12-24T23:00", "--keys", "1")
+    assert result.exit_code == 2
+    assert result.output == ("--clock cannot set the clock of the line running at http://127.0.0.1:9; call without "
+                             "--url to hear the line at another hour\n")
+    assert cli("call", "--clock", "24 December", "--keys", "1").exit_code == 2
+
+
+def test_map_markdown_prints_the_map_in_a_mermaid_fence(cli):
+    result = cli("map", "--markdown")
+    assert result.exit_code == 0
+    assert result.output.startswith("```mermaid\nflowchart LR\n") and result.output.endswith("\n```\n")

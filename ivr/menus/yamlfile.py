@@ -166,10 +166,7 @@ def _parse_composed(text: str, name: str) -> Located:
         _refuse_aliases(text, name)
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        place = Place(name, mark.line + 1, mark.column + 1) if mark else Place(name, 1, 1)
-        what = e.problem or e.context or "the YAML cannot be read"
-        raise YamlFileError(Problem(place, f"YAML syntax: {what}")) from None
+        raise YamlFileError(_in_plain_words(e, text, name)) from None
     except yaml.YAMLError as e:
         raise YamlFileError(Problem(Place(name, 1, 1), f"YAML syntax: {e}")) from None
     places: dict[tuple, int] = {}
@@ -183,6 +180,94 @@ def _parse_composed(text: str, name: str) -> Located:
         _constructor.constructed_objects.clear()
         _constructor.recursive_objects.clear()
     return Located(name, data, places)
+
+
+def _in_plain_words(e: yaml.MarkedYAMLError, text: str, name: str) -> Problem:
+    """PyYAML's message for a mistake, in a volunteer's words and at the line to edit: where a
+    tab is, where a quote that never closes opens (PyYAML notices it lines later), which line is
+    indented differently. Anything else keeps PyYAML's words."""
+    mark = e.problem_mark or e.context_mark
+    if mark is None:
+        return Problem(Place(name, 1, 1), f"YAML syntax: {e.problem or e.context or 'the YAML cannot be read'}")
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    opened = _unclosed_quote(text, e)
+    if opened is not None:
+        quote, at = opened
+        what = "double quote (\")" if quote == '"' else "single quote (')"
+        return Problem(Place(name, at.line + 1, at.column + 1),
+                       f"the {what} opened here is never closed on its line: end the text with {quote}")
+    tab = _tab_near(lines, mark.line, e.context_mark)
+    if tab is not None:
+        row, column = tab
+        return Problem(Place(name, row + 1, column + 1),
+                       f"a tab at line {row + 1}, column {column + 1}: indent with spaces, never tabs")
+    if e.problem == "mapping values are not allowed in this context" and ": " in line[:mark.column].lstrip(" -"):
+        return Problem(Place(name, mark.line + 1, mark.column + 1),
+                       "a colon followed by a space inside a text: put the whole text in double quotes")
+    if e.context in ("while parsing a flow sequence", "while parsing a flow mapping") and e.context_mark:
+        bracket, closer = ("[", "]") if "sequence" in e.context else ("{", "}")
+        return Problem(Place(name, e.context_mark.line + 1, e.context_mark.column + 1),
+                       f"the {bracket} opened here is never closed: end the list with {closer} on the same line")
+    if e.problem and (e.problem in ("did not find expected key", "did not find expected '-' indicator",
+                                    "mapping values are not allowed in this context")
+                      or e.problem.startswith("expected <block end>")):
+        return Problem(Place(name, mark.line + 1, 1),
+                       "this line is indented differently from the lines around it: line it up with the "
+                       "lines of the same list or section, with spaces")
+    return Problem(Place(name, mark.line + 1, mark.column + 1), f"YAML syntax: {e.problem or e.context}")
+
+
+def _unclosed_quote(text: str, error: yaml.MarkedYAMLError):
+    """(quote, its mark) of a quote left open, or None. Menu texts never span lines, so the first
+    quoted text that runs past its line is one: PyYAML reads on to the next quote in the file and
+    fails there or later, lines below the mistake."""
+    rows = text.splitlines()
+    loader = _LOADER(text)
+    try:
+        while True:
+            token = loader.get_token()
+            if token is None or isinstance(token, yaml.StreamEndToken):
+                break
+            if (isinstance(token, yaml.ScalarToken) and token.style in ('"', "'")
+                    and token.start_mark.line != token.end_mark.line):
+                return token.style, token.start_mark
+    except yaml.MarkedYAMLError as e:
+        error = e  # the scanner's own complaint, if about a quote, is nearer the mistake
+    except yaml.YAMLError:
+        pass
+    finally:
+        loader.dispose()
+    at = error.context_mark
+    if error.context == "while scanning a quoted scalar" and at is not None and at.line < len(rows):
+        quote = rows[at.line][at.column:at.column + 1]
+        return (quote if quote in ("'", '"') else '"'), at
+    return None
+
+
+def _tab_near(lines: list[str], row: int, context_mark) -> tuple[int, int] | None:
+    """The tab in the indentation of the line PyYAML stopped at (or of the line it was reading)."""
+    rows = [row] + ([context_mark.line] if context_mark is not None else [])
+    for r in rows:
+        if r < len(lines):
+            text = lines[r]
+            indent = text[:len(text) - len(text.lstrip(" \t"))]
+            if "\t" in indent:
+                return r, indent.index("\t")
+    return None
+
+
+def _stray_quote(value: str, start_mark, name: str) -> YamlFileError | None:
+    """A text written without quotes that holds an unmatched double quote, or ends in one: a quote
+    forgotten at its start (`say: Pour les violences"`), which the voice would stumble on."""
+    if value.count('"') % 2 == 0 and not (value.endswith("'") and value[:-1].count("'") % 2 == 0):
+        return None
+    quote, kind = ('"', "double") if value.count('"') % 2 else ("'", "single")
+    column = start_mark.column + value.rindex(quote) if "\n" not in value else start_mark.column
+    return YamlFileError(Problem(
+        Place(name, start_mark.line + 1, column + 1),
+        f"a stray {kind} quote ({quote}) in this text: put {quote} at both "
+        f"its start and its end, or take it out"))
 
 
 _ALIASES = ("anchors (&) and aliases (*) are not accepted in menu files: write the text out where it "
@@ -264,6 +349,10 @@ def _from_events(loader, path, places, name):
         loader.get_event()
         return out
     tag = event.tag
+    if not event.style and ('"' in event.value or event.value.endswith("'")):
+        stray = _stray_quote(event.value, event.start_mark, name)
+        if stray is not None:
+            raise stray
     if tag is None or tag == "!":
         tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
     construct = _SCALARS.get(tag)
@@ -298,6 +387,10 @@ def _build(node, path, name, places):
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, path + (i,), name, places) for i, item in enumerate(node.value)]
+    if not node.style and isinstance(node.value, str) and ('"' in node.value or node.value.endswith("'")):
+        stray = _stray_quote(node.value, node.start_mark, name)
+        if stray is not None:
+            raise stray
     try:
         return _constructor.construct_object(node, deep=True)
     except yaml.YAMLError as e:

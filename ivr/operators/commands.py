@@ -1,7 +1,9 @@
-"""Command-line tools, as `python -m ivr ...` (they need no auth token and read broken menus too),
-and registered on the app for `flask --app ivr ...` (which loads the app first)."""
+"""Command-line tools, as `python -m ivr ...` (they need no auth token and read broken menus too).
+What a person can fix (a broken menu file, a missing setting, a line that does not answer) is said
+in one sentence with exit status 2; `check` lists a broken file's problems and exits 1."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,33 +11,47 @@ import click
 
 from . import fallback, timing
 from ..testers import tester
+from ..testers.studio import studio_command
 from ..bench.command import bench_command
 from .fallback import fallback_command
-from ..menus.load import inspect
+from ..menus.load import MenuError, inspect
 from ..menus.model import RECORDABLE_PROMPTS
 from ..menus.yamlfile import read
+
+
+def check_problems(menus, prompts_dir=None, fallback_file=None):
+    """What `check` reports: the files' problems, then the time budget's and the fallback's (and
+    whether the committed fallback document still matches, when there is one)."""
+    line, problems = inspect(menus, prompts_dir)
+    if line is not None:
+        doc = read(menus)
+        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
+        document = Path(fallback_file) if fallback_file else Path(menus).parent / fallback.DOCUMENT
+        if fallback_file or document.is_file():
+            problems += fallback.staleness(line, doc, menus, document)
+    return line, problems
 
 
 @click.command("check")
 @click.argument("menus", required=False, envvar="IVR_MENUS")
 @click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files (default: prompts/ next to MENUS)")
-def check_command(menus, prompts_dir):
+@click.option("--fallback", "fallback_file", type=click.Path(dir_okay=False),
+              help=f"the fallback document pasted into Twilio, to compare with the menus "
+                   f"(default: {fallback.DOCUMENT} next to MENUS, when there is one)")
+def check_command(menus, prompts_dir, fallback_file):
     """Check menus.yaml and the prompts; list every problem with its file and line."""
     from .. import MENUS_FILE
     menus = menus or str(MENUS_FILE)
-    line, problems = inspect(menus, prompts_dir)
-    if line is not None:
-        doc = read(menus)
-        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
+    line, problems = check_problems(menus, prompts_dir, fallback_file)
     for problem in problems:
         click.echo(str(problem))
     errors = sum(p.severity == "error" for p in problems)
     if line is None:
         click.echo(f"{errors} error(s): the line would refuse these files and keep the last good ones.")
         sys.exit(1)
-    if errors:  # only in the fallback: section, which the running line does not read
-        click.echo(f"{errors} error(s) in the fallback: section: `ivr fallback` would refuse to write the document "
-                   "Twilio plays when the line is down; the line itself would run.")
+    if errors:  # only about the fallback, which the running line does not read
+        click.echo(f"{errors} error(s) in the fallback document Twilio plays when the line is down; "
+                   "the line itself would run.")
         sys.exit(1)
     for language in line.languages:
         recordable = set(RECORDABLE_PROMPTS) | set(language.helplines)
@@ -55,7 +71,7 @@ def _load_or_exit(menus, prompts_dir):
     if line is None:
         for problem in problems:
             click.echo(str(problem), err=True)
-        sys.exit(1)
+        sys.exit(2)
     return line
 
 
@@ -79,12 +95,13 @@ def tree_command(menus, prompts_dir, lang, with_timing):
 @click.option("--prompts", "prompts_dir", envvar="IVR_PROMPTS", help="folder of the prompts files")
 @click.option("--readme", type=click.Path(exists=True, dir_okay=False),
               help="write the diagram into this Markdown file's ```mermaid block instead of printing it")
-def map_command(menus, prompts_dir, readme):
+@click.option("--markdown", is_flag=True, help="print the diagram in a ```mermaid fence, to paste into Markdown")
+def map_command(menus, prompts_dir, readme, markdown):
     """Print the phone tree as a Mermaid diagram (GitHub and most editors draw it)."""
     from .overview import mermaid
     diagram = mermaid(_load_or_exit(menus, prompts_dir))
     if not readme:
-        click.echo(diagram, nl=False)
+        click.echo(f"```mermaid\n{diagram}```\n" if markdown else diagram, nl=False)
         return
     path = Path(readme)
     text = path.read_text(encoding="utf-8")
@@ -97,11 +114,67 @@ def map_command(menus, prompts_dir, readme):
     click.echo(f"wrote the map into {readme}")
 
 
+@click.command("run")
+@click.option("--port", type=int, default=5000, show_default=True, envvar="PORT")
+def run_command(port):
+    """Serve the line on http://127.0.0.1:PORT for local development (what `make run` does)."""
+    app = _app_or_exit()
+    try:
+        app.run(host="127.0.0.1", port=port)
+    except OSError as e:  # the port is taken: another `make run`, or another program
+        _refuse(f"cannot serve on 127.0.0.1:{port} ({e.strerror}): is the line already running? "
+                f"Stop it, or use another port: PORT={port + 1} make run")
+
+
+@click.command("serve")
+def serve_command():
+    """Start gunicorn as the Procfile does (what `make serve` does), once the line can start."""
+    from .. import ROOT
+    _app_or_exit()  # a refused start says why in one sentence here, not in gunicorn's traceback
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    os.chdir(ROOT)
+    os.execv(gunicorn, [gunicorn, "--config", "gunicorn.conf.py", "ivr:create_app()"])
+
+
+def _app_or_exit():
+    """The line as it would start with this environment; ConfigError is turned into one sentence."""
+    from .. import create_app
+    return create_app()
+
+
+def _refuse(sentence: str) -> None:
+    click.echo(sentence, err=True)
+    sys.exit(2)
+
+
+class _Tools(click.Group):
+    """Every command: what a person can fix (a broken menu file, a missing setting, a line that does
+    not answer) is said in one sentence with exit status 2, never as a traceback."""
+
+    def invoke(self, ctx):
+        from .. import ConfigError
+        try:
+            return super().invoke(ctx)
+        except (MenuError, ConfigError) as e:
+            _refuse(_one_sentence(str(e)))
+        except tester.Unreachable as e:
+            _refuse(str(e))
+
+
+def _one_sentence(message: str) -> str:
+    """A MenuError's message ("N problem(s) in the menu files:" then each) as the problems and
+    the one thing to do."""
+    head, _, rest = message.partition("\n")
+    if not rest:
+        return message
+    return f"{rest}\nthe line cannot start with these menu files: fix the error(s) above (`make check` lists them all)"
+
+
 COMMANDS = (check_command, tree_command, map_command, tester.call_command, tester.replay_command,
-            fallback_command, bench_command)
+            fallback_command, bench_command, run_command, serve_command, studio_command)
 
 
-@click.group()
+@click.group(cls=_Tools)
 def main():
     """The helpline phone line's tools."""
 

@@ -26,7 +26,7 @@ from ..menus.load import MenuError, load
 from ..menus.model import Helpline, Language, Line, Menu, Page
 from ..menus.numbers import EMERGENCY, to_e164
 from ..call.twiml import say_all
-from ..menus.yamlfile import Located, Problem, read
+from ..menus.yamlfile import Located, Place, Problem, read
 
 
 class FallbackError(Exception):
@@ -106,6 +106,42 @@ def section(line: Line, doc: Located) -> tuple[dict[str, tuple[Helpline, ...]], 
     return readings, transfer, problems
 
 
+DOCUMENT = "fallback.xml"  # the committed document, next to menus.yaml
+
+
+def document_caller_id(text: str) -> str | None:
+    """The caller ID the committed document was made with (only a transfer has one): the check
+    makes it again with the same, so it compares the menus, not the machine's environment."""
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        return None
+    dial = root.find("Dial")
+    return dial.get("callerId") if dial is not None else None
+
+
+def staleness(line: Line, doc: Located, menus_path: str | Path, document: Path) -> list[Problem]:
+    """An error when the committed fallback document is not what the menus make now: the copy
+    pasted into Twilio would read numbers that are no longer the line's."""
+    try:
+        committed = document.read_text(encoding="utf-8")
+    except OSError as e:
+        return [Problem(Place(str(document), 1, 1), f"{document} cannot be read ({e.strerror})")]
+    readings, transfer, found = section(line, doc)
+    if found:
+        return []  # the fallback: section's own errors are reported already, and say more
+    caller_id = document_caller_id(committed)
+    if caller_id_problems(doc, transfer, caller_id, "error"):
+        caller_id = None  # made before the section named a transfer: stale anyway
+    now = render(line, readings, transfer, caller_id) + "\n"
+    if committed == now:
+        return []
+    return [Problem(Place(str(document), 1, 1),
+                    f"{document.name} no longer matches {Path(menus_path).name}: run `make fallback` "
+                    f"(python -m ivr fallback --out {document.name}) and paste it into Twilio again")]
+
+
 def caller_id_problems(doc: Located, transfer: Helpline | None, caller_id: str | None, severity: str) -> list[Problem]:
     if transfer is None or transfer.show_caller_number or caller_id:
         return []
@@ -182,7 +218,9 @@ def fallback_command(menus, prompts_dir, out, caller_id):
         raise click.UsageError(f"--caller-id {caller_id!r} is not a valid phone number (use +32...)")
     try:
         twiml = build(menus or str(MENUS_FILE), prompts_dir, to_e164(caller_id) if caller_id else None)
-    except (MenuError, FallbackError) as e:
+    except MenuError:
+        raise  # a broken menu file: one sentence and status 2, as for every command
+    except FallbackError as e:
         click.echo(str(e), err=True)
         sys.exit(1)
     if out:

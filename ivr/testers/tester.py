@@ -5,9 +5,11 @@ project; see docs/testing.md.
 """
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 import sys
+import urllib.error
 import urllib.parse
 import uuid
 
@@ -15,12 +17,37 @@ import click
 
 from . import fixtures, phone
 from ..menus.load import KEYPAD
+from ..menus.model import BRUSSELS
 from ..menus.numbers import to_e164
 
 # The tester's word for how a transfer ends -> the DialCallStatus Twilio would send.
 DIAL_STATUS_FOR = {"answered": "completed", "completed": "completed", "busy": "busy",
             "no-answer": "no-answer", "failed": "failed", "canceled": "canceled"}
 SILENCE = {"", "-", "silence"}
+
+
+class Unreachable(Exception):
+    """A running line (--url) that cannot be called: the message says what to do, in one sentence."""
+
+
+class _Remote(phone.HttpTransport):
+    """A running line over HTTP, whose failures to answer at all are told as what to do."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def post(self, url, params, headers):
+        try:
+            status, body = super().post(url, params, headers)
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            why = getattr(reason, "strerror", None) or str(reason)
+            raise Unreachable(f"cannot reach the line at {self.url} ({why}): is it running there? "
+                              "(`make run` serves it on http://127.0.0.1:5000)") from None
+        if status == 403:
+            raise Unreachable(f"the line at {self.url} refused the call's signature (403): set TWILIO_AUTH_TOKEN "
+                              "to the line's auth token, or call a `make run` line, which checks none, without it")
+        return status, body
 
 
 def _in_process(record: bool):
@@ -46,13 +73,16 @@ def clock_setter(app):
     return set_clock
 
 
+def _load_here():
+    """The line of the menu files here (IVR_MENUS, IVR_PROMPTS), for what a running line offers."""
+    from .. import MENUS_FILE, PROMPTS_DIR
+    from ..menus.load import load
+    return load(os.environ.get("IVR_MENUS", str(MENUS_FILE)), os.environ.get("IVR_PROMPTS", str(PROMPTS_DIR)))
+
+
 def _languages(line):
     """Language codes in the order the language choice offers them (key 1, 2...)."""
-    if line is None:
-        from .. import MENUS_FILE, PROMPTS_DIR
-        from ..menus.load import load
-        line = load(os.environ.get("IVR_MENUS", str(MENUS_FILE)), os.environ.get("IVR_PROMPTS", str(PROMPTS_DIR)))
-    return [language.code for language in line.languages]
+    return [language.code for language in (line or _load_here()).languages]
 
 
 @click.command("call")
@@ -64,16 +94,26 @@ def _languages(line):
                              "outcome (answered, busy, no-answer, failed) or 'hangup'; e.g. 1,2,1,busy,0")
 @click.option("--transcript", "transcript_file", type=click.Path(dir_okay=False),
               help="also write the transcript to this file")
-def call_command(url, lang, to_number, keys, transcript_file):
+@click.option("--clock", help="call at this Brussels time, e.g. 2026-12-24T23:00 (opening hours, holidays); "
+                              "not with --url: a running line keeps its own clock")
+def call_command(url, lang, to_number, keys, transcript_file, clock):
     """Call the line from the terminal and hear what a caller hears."""
     line_number = to_e164(to_number)
     if line_number is None:
         raise click.BadParameter(f"{to_number!r} is not a phone number", param_hint="--to")
+    when = _brussels_time(clock) if clock else None
     if url:
-        transport, base_url, token, line = phone.HttpTransport(), url.rstrip("/"), os.environ.get("TWILIO_AUTH_TOKEN"), None
+        if when is not None:
+            click.echo(f"--clock cannot set the clock of the line running at {url}; call without --url to "
+                       "hear the line at another hour", err=True)
+            sys.exit(2)
+        transport, base_url, token, line = _Remote(url), url.rstrip("/"), os.environ.get("TWILIO_AUTH_TOKEN"), None
     else:
         transport, base_url, token, app = _in_process(record=True)
         line = app.extensions["ivr"].line
+        if when is not None:
+            clock_setter(app)(when)
+    refused = _refused_transfer_texts(line)
     language_key = None
     if lang:
         codes = _languages(line)
@@ -101,9 +141,9 @@ def call_command(url, lang, to_number, keys, transcript_file):
         if language_key and gather_action.startswith("/voice/language"):
             the_call.press(language_key)
         if live:
-            _interactive(the_call, show)
+            _interactive(the_call, show, refused)
         else:
-            status = play_script(the_call, keys.split(","))
+            status = play_script(the_call, keys.split(","), refused)
     except phone.LineError as e:
         click.echo(f"line error: {e}", err=True)
         status = 1
@@ -118,7 +158,45 @@ def call_command(url, lang, to_number, keys, transcript_file):
     sys.exit(status)
 
 
-def _interactive(the_call: phone.Call, show) -> None:
+def _brussels_time(text: str) -> datetime.datetime:
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date and time like 2026-12-24T23:00", param_hint="--clock") from None
+    # Opening hours are Brussels time: a time without a zone is read as Brussels time.
+    return when.replace(tzinfo=BRUSSELS) if when.tzinfo is None else when.astimezone(BRUSSELS)
+
+
+REFUSED_TRANSFER = ("the line could not place the transfer: set IVR_TRANSFER_CALLER_ID on the server to a number "
+                    "of the account that may call out (or call with --to a number that is not toll-free)")
+
+
+def _refused_transfer_texts(line) -> set[str]:
+    """What each language says when a transfer failed. Heard right after a key, with no <Dial> in
+    between, it means the line did not even try: it has no caller ID Twilio would accept."""
+    if line is None:  # a running line (--url): its sentences are most likely those of these files
+        from ..menus.load import MenuError
+        try:
+            line = _load_here()
+        except MenuError:
+            return set()
+    from ..call import speech
+    return {speech.sentence(language, "transfer_failed").text for language in line.languages}
+
+
+def _transfer_refused(the_call: phone.Call, refused: set[str]) -> bool:
+    return the_call.waiting != "dial" and any(h.text in refused for h in the_call.heard)
+
+
+HELP = """\
+  1 to 9, 0, * and #   press these keys (several at once: 121)
+  Enter alone          stay silent until the line stops waiting
+  q                    hang up
+  help                 this list
+When the line puts you through, choose how the transfer ends: answered, busy, no-answer or failed."""
+
+
+def _interactive(the_call: phone.Call, show, refused: set[str] = frozenset()) -> None:
     while not the_call.ended:
         show()
         if the_call.waiting == "dial":
@@ -132,32 +210,37 @@ def _interactive(the_call: phone.Call, show) -> None:
                 f"finish key {listening['finishOnKey']}" if listening["finishOnKey"] else "no finish key",
                 f"{listening['timeout']} s of silence"]
         typed = f", typed so far: {listening['typed']}" if listening["typed"] else ""
-        click.echo(f"(listening: {', '.join(ends)}{typed}; Enter alone = silence, q = hang up)")
+        click.echo(f"(listening: {', '.join(ends)}{typed}; Enter alone = silence, q = hang up, help)")
         try:
             entry = input("keys> ").strip()
         except EOFError:
             entry = "q"
         if entry in ("q", "quit", "hangup"):
             the_call.hang_up()
+        elif entry in ("help", "h", "?"):
+            click.echo(HELP)
         elif entry == "":
             the_call.silence()
         else:
-            _press(the_call, entry)
+            _press(the_call, entry, refused)
 
 
-def _press(the_call: phone.Call, keys: str) -> None:
+def _press(the_call: phone.Call, keys: str, refused: set[str] = frozenset()) -> None:
     for position, key in enumerate(keys):
         if key not in KEYPAD:
-            click.echo(f"({key!r} is not a key of a phone keypad; ignored)")
+            click.echo(f"({key!r} is not a key of a phone keypad; ignored; `help` lists what to type)")
         elif the_call.waiting != "keys":
             click.echo(f"(the line is not listening any more: {keys[position:]!r} not pressed)")
             return
         else:
             the_call.press(key)
+            if _transfer_refused(the_call, refused):
+                click.echo(REFUSED_TRANSFER, err=True)
 
 
-def play_script(the_call: phone.Call, script: list[str]) -> int:
-    """Run a --keys script; 0 when it fitted the call, 2 (and why, on stderr) when it did not."""
+def play_script(the_call: phone.Call, script: list[str], refused: set[str] = frozenset()) -> int:
+    """Run a --keys script; 0 when it fitted the call, 2 (and why, on stderr) when it did not.
+    A transfer the line did not even try (`refused`: see _refused_transfer_texts) is said at once."""
     for number, item in enumerate((s.strip() for s in script), 1):
         if the_call.ended:
             click.echo(f"the call ended before script item {number} ({item!r})", err=True)
@@ -181,6 +264,8 @@ def play_script(the_call: phone.Call, script: list[str]) -> int:
                     click.echo(f"script item {number} ({item!r}): the line stopped listening", err=True)
                     return 2
                 the_call.press(key)
+                if _transfer_refused(the_call, refused):
+                    click.echo(REFUSED_TRANSFER, err=True)
         else:
             click.echo(f"script item {number} ({item!r}) is not keys, silence, an outcome or hangup", err=True)
             return 2
@@ -202,7 +287,7 @@ def replay_command(paths, url, update):
     set_clock = None
     if url:
         # A running line keeps its own clock: pages with opening hours may differ from the recording.
-        transport, base_url, token = phone.HttpTransport(), url.rstrip("/"), os.environ.get("TWILIO_AUTH_TOKEN")
+        transport, base_url, token = _Remote(url), url.rstrip("/"), os.environ.get("TWILIO_AUTH_TOKEN")
     else:
         transport, base_url, token, app = _in_process(record=False)
         set_clock = clock_setter(app)
@@ -212,10 +297,14 @@ def replay_command(paths, url, update):
         click.echo(str(e), err=True)
         sys.exit(2)
     for result in results:
+        if update and not result.passed and not result.broken:
+            # An intended change, written to the file: not a failure, whatever the diff below says.
+            click.echo("\n".join([f"updated {result.fixture.file}: {result.fixture.name}"]
+                                  + [change.report() for change in result.changes]))
+            continue
         click.echo(result.report())
-        if update and not result.passed:
-            click.echo(f"      {'NOT updated: the line fails this call' if result.broken else 'updated'}: "
-                       f"{result.fixture.file}")
+        if update and result.broken:
+            click.echo(f"      NOT updated: the line fails this call: {result.fixture.file}")
     failed = [r for r in results if not r.passed]
     verb = "changed" if update else "failed"
     click.echo(f"{len(results)} call(s) replayed, {len(failed)} {verb}.")

@@ -1,0 +1,119 @@
+"""No command answers a person with a traceback: through the real entry points (`python -m ivr`,
+`make run`), a broken menu file, a missing token or a line that does not answer is said in one
+sentence, with exit status 2."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from ivr import ROOT
+from conftest import TEST_MENUS
+
+BROKEN_AT = "menus.yaml:4:12: error: the [ opened here is never closed"
+
+
+@pytest.fixture
+def broken(menu_copy):
+    menu_copy.replace("languages: [fr, nl]", "languages: [fr, nl")
+    return menu_copy
+
+
+def ivr(*args, env=None, timeout=60):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "ivr", *args], cwd=ROOT, env=environ, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def menus_env(copy):
+    return {"IVR_MENUS": str(copy.menus), "IVR_PROMPTS": str(copy.prompts)}
+
+
+@pytest.mark.parametrize("command", [["tree"], ["map"], ["fallback"], ["call", "--keys", "1"], ["replay"],
+                                     ["call", "--lang", "fr", "--url", "http://127.0.0.1:9"], ["serve"]])
+def test_a_broken_menu_file_is_said_in_a_sentence_with_status_2(broken, command):
+    env = dict(menus_env(broken), TWILIO_AUTH_TOKEN="a-token")
+    result = ivr(*command, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and BROKEN_AT in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+
+
+def test_check_lists_the_problems_of_a_broken_file_without_a_traceback(broken):
+    result = ivr("check", env=menus_env(broken))
+    assert result.returncode == 1 and BROKEN_AT in result.stdout and "Traceback" not in result.stderr
+
+
+def test_serve_without_a_token_says_what_to_set(menu_copy):
+    result = ivr("serve", env=menus_env(menu_copy))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("TWILIO_AUTH_TOKEN is not set")
+
+
+@pytest.mark.parametrize("command", [["call", "--keys", "1"], ["replay", str(ROOT / "tests" / "fixtures")]])
+def test_a_line_that_does_not_answer_is_said_in_a_sentence_with_status_2(command):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = ivr(*command, "--url", f"http://127.0.0.1:{port}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == (f"cannot reach the line at http://127.0.0.1:{port} (Connection refused): is it "
+                             "running there? (`make run` serves it on http://127.0.0.1:5000)\n")
+
+
+def test_make_run_with_a_broken_menu_file_says_so_and_stops(broken):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    environ.update(menus_env(broken), PORT="0")
+    result = subprocess.run(["make", "-s", "run"], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and BROKEN_AT in result.stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def make_run_line():
+    """The test menu served as `make run` serves it (python -m ivr run, no token), on a free port."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    environ.update(IVR_MENUS=str(TEST_MENUS / "menus.yaml"), IVR_PROMPTS=str(TEST_MENUS / "prompts"),
+                   IVR_ALLOW_UNSIGNED="1")
+    server = subprocess.Popen([sys.executable, "-m", "ivr", "run", "--port", str(port)], cwd=ROOT, env=environ,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "the line did not start"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+REFUSED = ("the line could not place the transfer: set IVR_TRANSFER_CALLER_ID on the server to a number of the "
+           "account that may call out (or call with --to a number that is not toll-free)")
+
+
+def test_a_transfer_the_running_line_cannot_place_is_explained_at_once(make_run_line):
+    env = {"IVR_MENUS": str(TEST_MENUS / "menus.yaml"), "IVR_PROMPTS": str(TEST_MENUS / "prompts")}
+    # The simulated phone calls a toll-free line number; the server has no IVR_TRANSFER_CALLER_ID.
+    result = ivr("call", "--url", make_run_line, "--keys", "1,1,1,busy", env=env)
+    assert result.stderr.splitlines()[0] == REFUSED
+    assert result.returncode == 2  # the script's `busy` found no transfer ringing, as said above
+    # From a number that may call out, the line places it, and nothing is said.
+    placed = ivr("call", "--url", make_run_line, "--to", "+3225550111", "--keys", "1,1,1,busy", env=env)
+    assert placed.returncode == 0 and REFUSED not in placed.stderr
+    assert "[line dials +3280030030]" in placed.stdout

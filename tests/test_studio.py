@@ -1,0 +1,84 @@
+"""The studio's server, without a browser: what its page relies on (tests/test_studio_browser.py
+drives the page itself)."""
+import re
+
+import pytest
+
+from ivr.testers.studio import STATIC, create_studio
+from tests.conftest import TEST_MENUS
+
+
+@pytest.fixture
+def studio():
+    app = create_studio({"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts"),
+                         "RELOAD_SECONDS": 0})
+    return app.test_client()
+
+
+def test_the_page_fetches_nothing_from_the_internet():
+    for path in STATIC.iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"""(src|href)=["']?(https?:)?//|url\(\s*["']?(https?:)?//|fetch\(\s*["'`]https?:""",
+                             text), path.name
+
+
+def test_a_key_when_the_line_is_not_listening_is_refused_with_a_reason(studio):
+    call = studio.post("/api/calls").get_json()
+    assert call["waiting"] == "keys" and call["entries"][0] == {
+        "kind": "say", "language": "fr-BE", "text": "Pour le français, appuyez sur 1."}
+    studio.post(f"/api/calls/{call['id']}/hangup")
+    refused = studio.post(f"/api/calls/{call['id']}/press", json={"key": "1"})
+    assert refused.status_code == 409 and "not listening" in refused.get_json()["error"]
+    assert studio.post("/api/calls/nosuchcall/press", json={"key": "1"}).status_code == 404
+
+
+def test_each_key_and_action_is_a_line_of_its_own(studio):
+    call = studio.post("/api/calls").get_json()
+    step = studio.post(f"/api/calls/{call['id']}/press", json={"key": "1"}).get_json()
+    assert step["entries"][0] == {"kind": "key", "text": "caller presses 1"}
+    said = [(e["language"], e["text"]) for e in step["entries"][1:]]
+    assert said[1] == ("fr-BE", "Pour la ligne couple, appuyez sur 1.")
+    assert said[-1] == ("nl-BE", "Voor Nederlands, druk 8.")  # the other language, in its own voice
+    step = studio.post(f"/api/calls/{call['id']}/press", json={"key": "1"}).get_json()
+    step = studio.post(f"/api/calls/{call['id']}/press", json={"key": "1"}).get_json()
+    assert step["waiting"] == "dial" and step["outcomes"] == ["answered", "busy", "no-answer", "failed"]
+    assert step["entries"][-1] == {"kind": "action", "text": "line dials +3280030030"}
+    step = studio.post(f"/api/calls/{call['id']}/outcome", json={"outcome": "no-answer"}).get_json()
+    assert step["entries"][0] == {"kind": "action", "text": "transfer to +3280030030: no-answer"}
+    assert "Personne ne répond pour le moment." in [e.get("text") for e in step["entries"]]
+
+
+def test_the_clock_decides_what_the_tree_shows_open(studio):
+    def bureau():
+        tree = studio.get("/api/tree").get_json()
+        fr = tree["languages"][0]["menu"]
+        return fr["options"][1]["node"]["helplines"][0]
+    assert studio.post("/api/clock", json={"at": "2026-12-23T10:00"}).get_json()["set"]
+    assert bureau()["open"] is True and bureau()["transfer"] == "+3280012800"
+    studio.post("/api/clock", json={"at": "2026-12-25T10:00"})  # Christmas
+    assert bureau()["open"] is False
+    assert bureau()["wait"]["budget"] == 60 and bureau()["wait"]["seconds"] > 0
+    assert studio.post("/api/clock", json={"at": "the 25th"}).status_code == 400
+
+
+def test_a_port_in_use_is_said_plainly(runner):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(["studio", "--port", str(port)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
+
+
+def test_broken_files_at_start_are_listed_not_a_traceback(runner, tmp_path, monkeypatch):
+    import shutil
+    shutil.copytree(TEST_MENUS, tmp_path / "menus")
+    menu_file = tmp_path / "menus" / "menus.yaml"
+    menu_file.write_text(menu_file.read_text(encoding="utf-8").replace("menu: sous-menu", "menu: sous-menus"))
+    monkeypatch.setenv("IVR_MENUS", str(menu_file))
+    result = runner.invoke(["studio", "--port", "1"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(r"menus\.yaml:\d+:\d+: error: .*'sous-menus'", result.output), result.output
+    assert "make check" in result.output
