@@ -115,7 +115,7 @@ def test_an_answer_kept_for_a_request_is_the_answer_decided_with_nothing_kept(ap
                     call(transport, PUBLIC_URL, TOKEN).press(keys + transfer_key).dial_outcome(status)
     assert len(transport.sent) > 90
     kept = app.extensions["ivr_answers"]
-    assert len(kept._decided) > 35  # distinct requests: the same ones came back from memory
+    assert len(kept._kept) > 35  # distinct requests: the same ones came back from memory
     for url, params, headers in transport.sent:
         from_memory = FlaskTransport.post(transport, url, params, headers)
         app.extensions.pop("ivr_answers")
@@ -152,8 +152,8 @@ def test_only_the_current_minutes_answers_are_kept():
     for minute in range(30):
         clock[0] = clock[0].replace(minute=minute)
         call(transport, PUBLIC_URL, TOKEN).press("1").press("3").press("1")
-        kept = app.extensions["ivr_answers"]._decided
-        assert len(kept) == 4 and all(key[-1][-1] == minute for key in kept)  # this minute's 4 requests
+        kept = app.extensions["ivr_answers"]._kept
+        assert len(kept) == 4 and all(webhook.minute.minute == minute for webhook in kept)  # this minute's 4 requests
 
 
 def test_the_minute_of_an_answer_is_the_brussels_minute_whatever_the_clocks_zone(line):
@@ -172,3 +172,16 @@ def test_the_minute_of_an_answer_is_the_brussels_minute_whatever_the_clocks_zone
 
     assert "La ligne est ouverte en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 16, 30, tzinfo=BRUSSELS))
     assert "La ligne est fermée en ce moment." in heard_at(datetime.datetime(2026, 11, 27, 16, 30, tzinfo=datetime.timezone.utc))
+
+
+def test_the_webhook_reads_the_calls_state_as_werkzeugs_request_args_would():
+    """The Webhook decodes the query string itself (werkzeug's MultiDict of every name cost more than
+    a kept answer's lookup); it must read the same values werkzeug would have given the views."""
+    from werkzeug.wrappers import Request
+
+    from ivr.web.webhook import _query
+    queries = [b"", b"at=3.1&id=sous-menu&n=1", b"at=%2A.%23", b"at=%C3%A9&n=%C2%B2", b"n=1&n=2", b"at=",
+               b"line=ligne+couple&e=1", b"%61t=1.2", b"at=1%2", b"id=%FF%FE", b"at=\xc3\xa9", b"&&=&at==1"]
+    for query in queries:
+        args = Request({"QUERY_STRING": query.decode("latin-1"), "REQUEST_METHOD": "POST"}).args
+        assert _query(query) == {k: args[k] for k in ("at", "id", "line", "n", "e") if k in args}, query

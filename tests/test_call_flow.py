@@ -58,9 +58,9 @@ def test_a_wrong_key_at_the_language_choice_is_said_in_both_languages(phone):
 
 def test_a_number_mapped_to_dutch_skips_the_language_choice(client):
     app = line_app(LANGUAGE_BY_NUMBER="+32 800 99 991=nl")
-    dutch = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099991")
+    dutch = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line_number="+3280099991")
     assert dutch.said.startswith("Bent u in direct gevaar?")
-    other = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099999")
+    other = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line_number="+3280099999")
     assert "Pour le français" in other.said
 
 
@@ -157,13 +157,13 @@ def test_each_0800_helpline_transfers_to_its_e164_number_showing_the_line_not_th
 
 def test_without_a_configured_caller_id_the_lines_own_number_is_shown(line):
     app = line_app()
-    c = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3225000000").press("1").press("1").press("1")
+    c = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line_number="+3225000000").press("1").press("1").press("1")
     assert c.dial_attributes["callerId"] == "+3225000000"
 
 
 def test_a_toll_free_line_without_a_caller_id_does_not_try_a_transfer_twilio_would_refuse(caplog):
     app = line_app()
-    c = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line="+3280099990").press("1").press("1").press("1")
+    c = place_call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN, line_number="+3280099990").press("1").press("1").press("1")
     assert c.dialing is None and c.waiting == "keys"
     assert "La mise en relation n'a pas abouti." in c.said and "La ligne couple" not in c.said
     assert "Vous pouvez appeler vous-même le 0 8 0 0, 3 0, 0 3 0" in c.said

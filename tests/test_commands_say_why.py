@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from conftest import TEST_MENUS
 from ivr import ROOT
+from line_settings import TEST_MENUS
 
 BROKEN_AT = "menus.yaml:4:12: error: the [ opened here is never closed"
 

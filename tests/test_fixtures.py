@@ -43,13 +43,13 @@ def test_each_transfer_fixture_plays_busy_no_answer_failed_and_answered():
     transfers = [f for f in FILES if "-transfer-" in f.stem]
     assert transfers
     for file in transfers:
-        statuses = [s.params.get("DialCallStatus") for s in fixtures.load(file).steps]
+        statuses = [s.params.get("DialCallStatus") for s in fixtures.load(file).exchanges]
         assert [s for s in statuses if s] == ["busy", "no-answer", "failed", "completed"], file.name
 
 
 def test_no_fixture_holds_anything_but_placeholders():
     for file in FILES:
-        for step in fixtures.load(file).steps:
+        for step in fixtures.load(file).exchanges:
             assert step.params["From"] == step.params["Caller"] == "+32470000000"
             assert step.params["To"] == step.params["Called"] == "+3280099990"
             assert set(step.params["CallSid"][2:]) == {"0"} and set(step.params["AccountSid"][2:]) == {"0"}

@@ -52,11 +52,11 @@ def test_a_recorded_call_holds_no_number_in_any_form_nor_call_or_account_sid(tmp
     assert "CallToken" not in text
     # What is kept: every step, Twilio's other parameters, and placeholders in the numbers' place.
     fixture = fixtures.load(file)
-    assert [s.path for s in fixture.steps] == [r.url[len(PUBLIC_URL):] for r in the_call.requests]
-    assert fixture.steps[0].params["From"] == "+32470000000"
-    assert fixture.steps[0].params["ApiVersion"] == "2010-04-01"
-    assert 'callerId="+3280099990"' in fixture.steps[3].answer  # the line's placeholder, not THE_LINE
-    assert fixture.steps[4].params["DialCallStatus"] == "busy"
+    assert [s.path for s in fixture.exchanges] == [r.url[len(PUBLIC_URL):] for r in the_call.requests]
+    assert fixture.exchanges[0].params["From"] == "+32470000000"
+    assert fixture.exchanges[0].params["ApiVersion"] == "2010-04-01"
+    assert 'callerId="+3280099990"' in fixture.exchanges[3].answer  # the line's placeholder, not THE_LINE
+    assert fixture.exchanges[4].params["DialCallStatus"] == "busy"
 
 
 def test_the_numbers_are_found_however_they_are_written():
@@ -74,7 +74,7 @@ def test_a_recorded_call_replays_as_it_was_heard(tmp_path, recording_app, make_a
     app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "TRANSFER_CALLER_ID": "+3280099990", **TEST_FILES})
     result = fixtures.replay(fixtures.load(file), FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN)
     assert result.passed, result.report()
-    assert len(result.steps_now) == 6
+    assert len(result.exchanges_now) == 6
 
 
 def test_two_calls_are_two_files_and_two_workers_write_one_call_in_order(tmp_path, recording_app):
@@ -92,10 +92,10 @@ def test_two_calls_are_two_files_and_two_workers_write_one_call_in_order(tmp_pat
     call(FlaskTransport(workers[0]), PUBLIC_URL, TOKEN, call_sid="CA" + "b" * 32).press("2")
     files = recorded_files(tmp_path)
     assert len(files) == 2
-    steps = {len(fixtures.load(f).steps) for f in files}
+    steps = {len(fixtures.load(f).exchanges) for f in files}
     assert steps == {len(first.requests), 2}
-    longest = max(files, key=lambda f: len(fixtures.load(f).steps))
-    assert [s.path for s in fixtures.load(longest).steps] == [r.url[len(PUBLIC_URL):] for r in first.requests]
+    longest = max(files, key=lambda f: len(fixtures.load(f).exchanges))
+    assert [s.path for s in fixtures.load(longest).exchanges] == [r.url[len(PUBLIC_URL):] for r in first.requests]
     assert longest.read_text().count("\nsteps:\n") == 1
 
 
@@ -139,9 +139,9 @@ def test_workers_writing_the_same_call_at_once_leave_one_readable_file(tmp_path)
     assert all(worker.exitcode == 0 for worker in workers)
     [file] = recorded_files(tmp_path)
     fixture = fixtures.load(file)
-    assert len(fixture.steps) == 100 and file.read_text().count("\nsteps:\n") == 1
+    assert len(fixture.exchanges) == 100 and file.read_text().count("\nsteps:\n") == 1
     for n in range(4):  # each worker's steps in the order it wrote them
-        mine = [s.path for s in fixture.steps if f"worker={n}&" in s.path]
+        mine = [s.path for s in fixture.exchanges if f"worker={n}&" in s.path]
         assert mine == [f"/voice?worker={n}&step={step}" for step in range(25)]
 
 

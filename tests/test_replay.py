@@ -86,7 +86,7 @@ def test_attribute_order_and_whitespace_do_not_count_but_an_attribute_value_does
 
 def test_a_caller_sent_elsewhere_is_reported_at_that_step(cli, a_fixture):
     fixture = fixtures.load(a_fixture)
-    fixture.steps[3].path = "/voice/fr/key?at=3"
+    fixture.exchanges[3].path = "/voice/fr/key?at=3"
     fixtures.save(fixture)
     result = cli("replay", str(a_fixture))
     assert result.exit_code == 1
@@ -97,7 +97,7 @@ def test_a_caller_sent_elsewhere_is_reported_at_that_step(cli, a_fixture):
 def test_a_call_that_now_ends_early_is_reported(cli, recorded_call):
     file = recorded_call(["1", "3", "1", "#"])  # quick exit from a page of the sub-menu
     fixture = fixtures.load(file)
-    fixture.steps.append(fixtures.Step("/voice/fr/key?at=3.1", params={"Digits": "1"}, answer="<Response/>"))
+    fixture.exchanges.append(fixtures.Exchange("/voice/fr/key?at=3.1", params={"Digits": "1"}, answer="<Response/>"))
     fixtures.save(fixture)
     result = cli("replay", str(file))
     assert result.exit_code == 1 and "the call now ends before this step" in result.output
@@ -114,8 +114,8 @@ def test_a_hand_written_fixture_gets_its_answers_from_update(cli, tmp_path):
     assert first.exit_code == 1 and "no answer was recorded" in first.output
     assert cli("replay", "--update", str(file)).exit_code == 0
     written = fixtures.load(file)
-    assert "Bent u in direct gevaar?" in written.steps[1].answer
-    assert written.steps[0].params["From"] == "+32470000000"  # Twilio's parameters, as placeholders
+    assert "Bent u in direct gevaar?" in written.exchanges[1].answer
+    assert written.exchanges[0].params["From"] == "+32470000000"  # Twilio's parameters, as placeholders
     assert cli("replay", str(file)).exit_code == 0
 
 
@@ -130,7 +130,7 @@ def test_a_hand_written_transfer_step_without_status_is_an_answered_transfer(cli
                     "- request: {path: '/voice/fr/dialed?at=1&line=ligne-couple'}\n",
                     encoding="utf-8")
     assert cli("replay", "--update", str(file)).exit_code == 0
-    last = fixtures.load(file).steps[-1]
+    last = fixtures.load(file).exchanges[-1]
     assert last.params["DialCallStatus"] == "completed"
     assert "Merci pour votre appel. Au revoir." in last.answer and "<Hangup" in last.answer
 

@@ -103,5 +103,5 @@ def test_a_full_disk_leaves_no_empty_or_half_file_and_is_logged_once(tmp_path):
     assert len(calls) == 1  # the first call's, written before the disk filled up
     assert all(p.stat().st_size > 0 for p in folder.iterdir())
     from ivr.testers.fixtures import load
-    assert len(load(calls[0]).steps) == 1  # whole steps only: nothing half written after the first
+    assert len(load(calls[0]).exchanges) == 1  # whole steps only: nothing half written after the first
     assert [p.name for p in folder.iterdir() if p.name.startswith(".key.")] == []

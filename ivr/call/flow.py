@@ -3,7 +3,8 @@
 Pure functions over the model. The caller's state is a `Step` (language, path of keys from the
 main menu, how many silences so far, the helpline being dialled); `ivr.web.views` turns each Step into
 the URL Twilio calls back, so the state lives in the call itself and never in a worker.
-A reply is a short list of actions that `ivr.call.twiml` renders.
+A reply is a short list of actions that `ivr.call.twiml` renders, and the events
+(`ivr.call.events`) that say what happened to the caller, for the metrics and the log.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import datetime
 from dataclasses import dataclass, field, replace
 
 from ..menus.model import Language, Line, Menu, Page
+from . import events as ev
 from . import speech
 from .speech import Said
 
@@ -59,15 +61,8 @@ class HangUp:
 class Reply:
     said: tuple[Said, ...] = ()  # said first, not interruptible
     next: Ask | Transfer | HangUp | Step = field(default_factory=HangUp)  # a Step means <Redirect>
-    # What happened to the caller, in one word of OUTCOMES: for metrics and logs, never for speech.
-    outcome: str = ""
-
-
-OUTCOMES = (
-    "language_choice", "call_started", "language_changed", "main_menu", "menu", "helplines",
-    "wrong_key", "goodbye", "quick_exit", "menu_changed", "transfer", "closed", "after_transfer",
-    "transfer_ended", "technical_problem",
-)
+    # What happened to the caller, in order: for metrics and logs, never for speech.
+    events: tuple[ev.Event, ...] = ()
 
 
 def incoming(line: Line, now: datetime.datetime, language_code: str | None = None) -> Reply:
@@ -85,24 +80,32 @@ def language_choice(line: Line, silences: int, now: datetime.datetime) -> Reply:
         speech.language_choice(line),
         on_key=Step("language_key", silences=silences),
         on_silence=Step("language", silences=silences + 1),
-    ), outcome="language_choice")
+    ), events=(ev.LanguageChoiceOffered(None),))
+
+
+def language_silence(line: Line, silences: int, now: datetime.datetime) -> Reply:
+    """Twilio's redirect after the language choice timed out (`silences` so far; 0: sent here
+    for another reason, no silence)."""
+    reply = language_choice(line, silences, now)
+    return _after(ev.Silence(None), reply) if silences else reply
 
 
 def language_key(line: Line, digits: str, silences: int, now: datetime.datetime) -> Reply:
     if not digits:
         return language_choice(line, silences + 1, now)
     if digits == line.keys.quick_exit:  # no language chosen yet: the neutral goodbye in each
-        return quick_exit(*line.languages)
+        return quick_exit(None, *line.languages)
     language = line.language_by_key(digits)
     if language is not None:
         return start(line, language, now)
     sorry = tuple(speech.sentence(lang, "not_an_option") for lang in line.languages)
-    return _prefixed(sorry, language_choice(line, silences, now), "wrong_key")
+    return _prefixed(sorry, language_choice(line, silences, now), ev.WrongKey(None))
 
 
-def start(line: Line, language: Language, now: datetime.datetime, outcome: str = "call_started") -> Reply:
+def start(line: Line, language: Language, now: datetime.datetime, changed: bool = False) -> Reply:
     """Right after the language is known: safety first, then the main menu."""
-    return replace(node(line, language, (), 0, now, fresh=True), outcome=outcome)
+    started = ev.LanguageChanged(language.code) if changed else ev.CallStarted(language.code)
+    return _after(started, node(line, language, (), 0, now, fresh=True))
 
 
 def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now: datetime.datetime,
@@ -113,22 +116,29 @@ def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now
     if silences > line.silences_before_goodbye:
         return Reply(
             said=(speech.sentence(language, "silence_goodbye", emergency=line.emergency_number),),
-            next=HangUp(), outcome="goodbye",
+            next=HangUp(), events=(ev.Goodbye(language.code),),
         )
     said = speech.safety(line, language) if fresh else ()
     if isinstance(where, Menu):
         said += speech.menu(line, language, where)
         if fresh:
             said += speech.other_languages(line, language)
-        outcome = "menu" if at else "main_menu"
+        heard = ev.MenuHeard(language.code, where.id) if at else ev.MainMenuHeard(language.code)
     else:
         said += speech.page(line, language, where, at, now)
-        outcome = "helplines"
+        heard = ev.HelplinesHeard(language.code, tuple(h.id for h in where.helplines))
     return Reply(next=Ask(
         said,
         on_key=_at(language, "key", at, silences),
         on_silence=_at(language, "node", at, silences + 1),
-    ), outcome=outcome)
+    ), events=(heard,))
+
+
+def silence(line: Line, language: Language, at: tuple[str, ...], silences: int, now: datetime.datetime) -> Reply:
+    """Twilio's redirect after a menu or page timed out (`silences` so far; 0: sent here for
+    another reason, such as after an apology, no silence)."""
+    reply = node(line, language, at, silences, now)
+    return _after(ev.Silence(language.code), reply) if silences else reply
 
 
 def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digits: str,
@@ -151,17 +161,17 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
     if digits == keys.change_language:
         others = [lang for lang in line.languages if lang.code != language.code]
         if len(others) == 1:
-            return start(line, others[0], now, outcome="language_changed")
+            return start(line, others[0], now, changed=True)
         return language_choice(line, 0, now)
     if isinstance(where, Menu):
         if where.option(digits) is not None:
-            return node(line, language, at + (digits,), 0, now)
+            return _after(ev.MenuChoice(language.code, where.id, digits), node(line, language, at + (digits,), 0, now))
     else:
         for transfer_key, helpline in where.transfers():
             if transfer_key == digits and helpline.open_at(now) is False:
                 # It closed while the page was being read: say so, and name an open line.
                 said = (speech.sentence(language, "closed_now"),) + speech.alternative(language, helpline, at, now)
-                return _prefixed(said, node(line, language, at, silences, now), "closed")
+                return _prefixed(said, node(line, language, at, silences, now), ev.ClosedNow(language.code, helpline.id))
             if transfer_key == digits:
                 return Reply(
                     said=(speech.sentence(language, "transferring"),),
@@ -170,25 +180,27 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
                         then=Step("dialed", language.code, at, helpline=helpline.id),
                         press_after_answer=helpline.press_after_answer,
                     ),
-                    outcome="transfer",
+                    events=(ev.TransferStarted(language.code, helpline.id),),
                 )
     return _prefixed((speech.sentence(language, "not_an_option"),), node(line, language, at, silences, now),
-                     "wrong_key")
+                     ev.WrongKey(language.code))
 
 
 def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str | None, status: str,
            now: datetime.datetime) -> Reply:
     """Twilio tells how a transfer ended. Whatever happened, the caller is never left alone."""
+    ended = ev.TransferEnded(language.code, helpline_id if helpline_id in language.helplines else None, status)
     where = language.node(at)
     helpline = None
     if isinstance(where, Page):
         helpline = next((h for h in where.helplines if h.id == helpline_id), None)
     if helpline is None:
-        return menu_changed(line, language, now)
+        return _after(ended, menu_changed(line, language, now))
     if status in CONNECTED:
         # The caller may have put the phone down because someone came in: nothing more is said
         # that could tell what the call was about.
-        return Reply(said=(speech.sentence(language, "transfer_ended"),), next=HangUp(), outcome="transfer_ended")
+        return Reply(said=(speech.sentence(language, "transfer_ended"),), next=HangUp(),
+                     events=(ended, ev.EndedAfterTransfer(language.code)))
     said = [speech.sentence(language, FAILURES.get(status, "transfer_failed"))]
     yourself = speech.dial_yourself(language, helpline)
     if yourself:
@@ -207,17 +219,31 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
         tuple(said),
         on_key=_at(language, "key", at, 0),
         on_silence=_at(language, "node", at, 1),
-    ), outcome="after_transfer")
+    ), events=(ended, ev.RetryOffered(language.code)))
 
 
-def quick_exit(*languages: Language) -> Reply:
-    return Reply(said=tuple(speech.sentence(lang, "quick_exit_message") for lang in languages), next=HangUp(),
-                 outcome="quick_exit")
+def transfer_not_attempted(line: Line, transfer: Transfer, now: datetime.datetime) -> Reply:
+    """No caller ID Twilio would accept (ivr.web.views): the caller hears at once what a failed
+    transfer says, with the number to dial; nothing rang, so no transfer is counted."""
+    then = transfer.then
+    language = line.language(then.language)
+    reply = dialed(line, language, then.at, then.helpline, "failed", now)
+    happened = tuple(e for e in reply.events if not isinstance(e, ev.TransferEnded))
+    return replace(reply, events=(ev.TransferNotAttempted(language.code, then.helpline),) + happened)
+
+
+def quick_exit(language: Language | None, *languages: Language) -> Reply:
+    """The neutral goodbye, said in `languages` (the caller's `language`, or every one at the
+    language choice, where `language` is None)."""
+    said_in = languages or (language,)
+    return Reply(said=tuple(speech.sentence(lang, "quick_exit_message") for lang in said_in), next=HangUp(),
+                 events=(ev.QuickExit(language.code if language else None),))
 
 
 def menu_changed(line: Line, language: Language, now: datetime.datetime) -> Reply:
     """The caller's place no longer exists (an old URL, a menu edited mid-call): main menu."""
-    return _prefixed((speech.sentence(language, "menu_changed"),), node(line, language, (), 0, now), "menu_changed")
+    return _prefixed((speech.sentence(language, "menu_changed"),), node(line, language, (), 0, now),
+                     ev.MenuChanged(language.code))
 
 
 def technical_problem(line: Line, language: Language | None, again: bool) -> Reply:
@@ -227,20 +253,27 @@ def technical_problem(line: Line, language: Language | None, again: bool) -> Rep
     (`again`), the call ends after the emergency number rather than looping on an error.
     """
     language = language or line.language(line.default_language)
+    happened = (ev.TechnicalProblem(language.code),)
     if again:
         said = (speech.sentence(language, "silence_goodbye", emergency=line.emergency_number),)
-        return Reply(said=said, next=HangUp(), outcome="technical_problem")
+        return Reply(said=said, next=HangUp(), events=happened)
     sorry = speech.sentence(language, "technical_problem", emergency=line.emergency_number)
-    return Reply(said=(sorry,), next=Step("node", language.code, (), 0, after_error=True), outcome="technical_problem")
+    return Reply(said=(sorry,), next=Step("node", language.code, (), 0, after_error=True), events=happened)
 
 
 def _at(language: Language, action: str, at: tuple[str, ...], silences: int) -> Step:
     return Step(action, language.code, at, silences, node_id=language.node_id(at) if at else None)
 
 
-def _prefixed(said: tuple[Said, ...], reply: Reply, outcome: str) -> Reply:
+def _after(event: ev.Event, reply: Reply) -> Reply:
+    """The reply, with what happened just before it."""
+    return replace(reply, events=(event,) + reply.events)
+
+
+def _prefixed(said: tuple[Said, ...], reply: Reply, event: ev.Event) -> Reply:
     """Put a short sentence before a reply; inside its Ask so a key can cut it short."""
+    events = (event,) + reply.events
     if isinstance(reply.next, Ask) and not reply.said:
         ask = reply.next
-        return Reply(next=Ask(said + ask.said, ask.on_key, ask.on_silence), outcome=outcome)
-    return Reply(said=said + reply.said, next=reply.next, outcome=outcome)
+        return Reply(next=Ask(said + ask.said, ask.on_key, ask.on_silence), events=events)
+    return Reply(said=said + reply.said, next=reply.next, events=events)

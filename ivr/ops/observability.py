@@ -1,29 +1,26 @@
 """What operators see: /healthz, /metrics, and one JSON log line per webhook.
 
-`init_app` hooks in around every request: it times the webhook, works out from the request and
-the flow's reply (`g.ivr_decided` or `g.ivr_reply`, set by `ivr.web.views`) what happened to the caller, counts it in the
-metrics and logs it. Nothing here can change what the caller hears: any failure while recording
-is itself logged and the answer goes out unchanged.
+`init_app` hooks in after every request: it times the webhook and counts in the metrics and
+logs what the flow reported (the events of the Reply that `ivr.web.views` hands over on `g`,
+with the Webhook's step and key). It never works out again from the request what the flow
+decided, and never imports the web layer. Nothing here can change what the caller hears: any
+failure while recording is itself logged and the answer goes out unchanged.
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
 import time
-from typing import NamedTuple
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from ..call.flow import Ask, Reply, Step, Transfer
-from ..menus.model import Language, Line, Page
-from ..web import views as web
+from ..call import events as ev
 from . import logs, metrics
 
 log = logging.getLogger(__name__)
 bp = Blueprint("observability", __name__)
-
-STEPS = {"voice.incoming": "incoming", "voice.language_choice": "language", "voice.language_key": "language_key"}
 
 
 def init_app(app: Flask) -> None:
@@ -71,120 +68,70 @@ def _record(response: Response) -> Response:
     if req.blueprint in ("observability", "media"):  # not webhooks: health, scrapes, audio files
         return response
     try:
-        _count_and_log(current_app._get_current_object(), req, g._get_current_object(), response)
+        _count_and_log(current_app._get_current_object(), req, g._get_current_object(), response.status_code)
     except Exception:  # counting must never cost the caller their answer
         log.exception("could not record a webhook at %s", req.path)
     return response
 
 
-def step_name(req) -> str:
-    endpoint = req.endpoint or ""
-    if endpoint == "voice.step":
-        return (req.view_args or {}).get("action", "unknown")
-    return STEPS.get(endpoint, "unknown")
-
-
-class Facts(NamedTuple):
-    """What one webhook did to the caller, for the metrics and the log line."""
-    step: str
-    counts: tuple  # (metric, labels) for each counter this webhook adds one to
-    log_words: str  # the log line's step, language, key and outcome, as JSON members
-
-
-def _count_and_log(app: Flask, req, store, response: Response) -> None:
+def _count_and_log(app: Flask, req, request_globals, status: int) -> None:
+    """What the web layer handed over on `g` (ivr.web.views): the Webhook, read once the request
+    was known to be Twilio's, and the Reply whose events say what happened to the caller."""
     seconds = time.perf_counter() - req.started
     if app.config["QUEUE_TIME"]:
         seconds += req.queued_seconds()
-    status = response.status_code
-    decided = store.get("ivr_decided")
-    if decided is not None and status == 200 and not store.get("ivr_error"):
-        # An answer kept for identical requests (ivr.web.answers): so are its facts, worked out once.
-        facts = decided.notes
-        if facts is None:
-            facts = decided.notes = _facts(req, store, status, decided.reply)
+    webhook = request_globals.get("webhook")
+    reply = request_globals.get("reply")
+    if webhook is not None:
+        step, key = webhook.step, webhook.key_pressed
+    else:  # refused before it was read (403, 413) or not routed (404, 405): the route's step, if any
+        step = (req.view_args or {}).get("step", "unknown")
+        key = "" if step in ("key", "language_key") else None
+    counts = [(metrics.WEBHOOKS, (step, str(status)))]
+    if reply is not None and status < 400:
+        outcome, language = _count(counts, step, reply.events)
     else:
-        facts = _facts(req, store, status, store.get("ivr_reply"))
-    metrics.count_all(facts.counts)
-    metrics.observe_latency(seconds, facts.step)
+        outcome, language = ("refused" if status >= 400 else "other"), None
+    metrics.count_all(counts)
+    metrics.observe_latency(seconds, step)
     if app.config["WEBHOOK_LOG"]:
         params = req.params if status < 400 else {}  # a refused body (413) is never parsed again
         call = logs.call_id(app.extensions["ivr_call_id_key"], params.get("CallSid", ""))
-        logs.write_webhook_line(call, facts.log_words, status, round(seconds * 1000, 1))
+        logs.write_webhook_line(call, _words(step, language, key, outcome), status, round(seconds * 1000, 1))
 
 
-def _facts(req, store, status: int, reply: Reply | None) -> Facts:
-    """Everything here follows from the request's path, query string and keys, and the reply:
-    the same for every request that got the same kept answer."""
-    step = step_name(req)
-    ok = status < 400
-    key = None
-    if step in ("key", "language_key"):
-        key = web.digits(req.params) if ok else ""  # the web layer's own reading of the key
-        if key == "?":
-            key = "other"
-    counts = [(metrics.WEBHOOKS, (step, str(status)))]
-    language = outcome = None
-    if store.get("ivr_error"):
-        outcome = "technical_problem"
-        counts.append((metrics.TECHNICAL_PROBLEMS, (step,)))
-    if ok and reply is not None:
-        language, counted = _count(counts, req, store.get("ivr_line") or web.line(), step, key, reply)
-        outcome = outcome or counted
-    elif not ok:
-        outcome = "refused"
-    words = logs.webhook_words(step=step, language=language.code if language else None, key=key, outcome=outcome)
-    return Facts(step, tuple(counts), words)
+# Every member is a closed word (a step, a language code, a key, an outcome): few combinations,
+# each encoded once (~5 us a webhook otherwise).
+@functools.lru_cache(maxsize=4096)
+def _words(step: str, language: str | None, key: str | None, outcome: str) -> str:
+    return logs.webhook_words(step=step, language=language, key=key, outcome=outcome)
 
 
-def _count(counts: list, req, line: Line, step: str, key: str | None, reply: Reply) -> tuple[Language | None, str]:
-    """Add to `counts` what the reply does to the caller (the flow names it: `Reply.outcome`);
-    returns its language and that outcome."""
-    nxt = reply.next
-    outcome = reply.outcome or "other"
-    language = _reply_language(line, reply)
-    code = language.code if language else "none"  # "none": still at the language choice
-    if outcome == "wrong_key":
-        counts.append((metrics.WRONG_KEYS, (code,)))
-    if step in ("language", "node") and req.args.get("n", "0") not in ("", "0"):
-        counts.append((metrics.SILENCES, (code,)))
-    if language is None:
-        return None, outcome
-    if outcome == "call_started":
-        counts.append((metrics.CALLS_STARTED, (code,)))
-    elif outcome == "language_changed":
-        counts.append((metrics.LANGUAGE_CHANGES, (code,)))
-    elif outcome == "quick_exit":
-        counts.append((metrics.QUICK_EXITS, (code,)))
-    elif outcome == "transfer":
-        counts.append((metrics.TRANSFERS_STARTED, (code, nxt.then.helpline or "unknown")))
-    if step == "dialed":
-        helpline_id = req.args.get("line", "")
-        if helpline_id not in language.helplines:
-            helpline_id = "unknown"
-        status = req.params.get("DialCallStatus", "")
-        counts.append((metrics.TRANSFERS, (code, helpline_id, status if status in metrics.DIAL_STATUSES else "other")))
-    if isinstance(nxt, Ask):
-        at = nxt.on_key.at
-        node = language.node(at)
-        if isinstance(node, Page) and outcome in ("helplines", "wrong_key", "closed"):  # the page was read
-            for helpline in node.helplines:
-                counts.append((metrics.HELPLINES_HEARD, (code, helpline.id)))
-        if step == "key" and key and outcome in ("menu", "helplines") and at == (web.at_keys(req.args) or ()) + (key,):
-            menu = language.node(at[:-1])
-            if menu is not None and not isinstance(menu, Page):
-                counts.append((metrics.MENU_CHOICES, (code, menu.id, key)))
-    return language, outcome
-
-
-def _reply_language(line: Line, reply: Reply) -> Language | None:
-    nxt = reply.next
-    code = None
-    if isinstance(nxt, Ask):
-        code = nxt.on_key.language
-    elif isinstance(nxt, Transfer):
-        code = nxt.then.language
-    elif isinstance(nxt, Step):
-        code = nxt.language
-    elif reply.said:
-        code = reply.said[0].language
-    return line.language(code)
+def _count(counts: list, step: str, happened: tuple) -> tuple[str, str | None]:
+    """Add to `counts` what the flow's events say happened to the caller; returns the log line's
+    outcome and language (docs/operations.md names both)."""
+    for event in happened:
+        kind = type(event)
+        code = event.language or "none"  # "none": still at the language choice
+        if kind is ev.HelplinesHeard:
+            counts.extend((metrics.HELPLINES_HEARD, (code, helpline)) for helpline in event.helplines)
+        elif kind is ev.MenuChoice:
+            counts.append((metrics.MENU_CHOICES, (code, event.menu, event.key)))
+        elif kind is ev.WrongKey:
+            counts.append((metrics.WRONG_KEYS, (code,)))
+        elif kind is ev.Silence:
+            counts.append((metrics.SILENCES, (code,)))
+        elif kind is ev.CallStarted:
+            counts.append((metrics.CALLS_STARTED, (code,)))
+        elif kind is ev.LanguageChanged:
+            counts.append((metrics.LANGUAGE_CHANGES, (code,)))
+        elif kind is ev.QuickExit:
+            counts.append((metrics.QUICK_EXITS, (code,)))
+        elif kind is ev.TransferStarted:
+            counts.append((metrics.TRANSFERS_STARTED, (code, event.helpline)))
+        elif kind is ev.TransferEnded:
+            status = event.status if event.status in metrics.DIAL_STATUSES else "other"
+            counts.append((metrics.TRANSFERS, (code, event.helpline or "unknown", status)))
+        elif kind is ev.TechnicalProblem:
+            counts.append((metrics.TECHNICAL_PROBLEMS, (step,)))
+    return ev.outcome(happened)

@@ -67,7 +67,7 @@ def _ordered(params: dict) -> dict:
     return {k: params[k] for k in first + sorted(k for k in params if k not in first)}
 
 
-def step_data(path: str, method: str, params: dict, answer: str | None) -> dict:
+def exchange_data(path: str, method: str, params: dict, answer: str | None) -> dict:
     request = {"path": path, "method": method, "params": _ordered(params)}
     data = {"request": request}
     if answer is not None:
@@ -75,14 +75,15 @@ def step_data(path: str, method: str, params: dict, answer: str | None) -> dict:
     return data
 
 
-def dump_step(path: str, method: str, params: dict, answer: str | None) -> str:
-    """One step as YAML list item text, to be appended under `steps:`."""
-    return yaml.dump([step_data(path, method, params, answer)], Dumper=_Dumper, allow_unicode=True,
+def dump_exchange(path: str, method: str, params: dict, answer: str | None) -> str:
+    """One exchange as YAML list item text, to be appended under `steps:`."""
+    return yaml.dump([exchange_data(path, method, params, answer)], Dumper=_Dumper, allow_unicode=True,
                      sort_keys=False, width=100)
 
 
 @dataclass
-class Step:
+class Exchange:
+    """One request Twilio sent and the answer it got: an item of the file's `steps:`."""
     path: str
     method: str = "POST"
     params: dict = field(default_factory=dict)
@@ -93,7 +94,7 @@ class Step:
 class Fixture:
     file: Path
     name: str
-    steps: list[Step]
+    exchanges: list[Exchange]  # the file's `steps:`
     header: str = ""  # the comment lines at the top, kept on --update
     clock: datetime.datetime | None = None  # when the call happened, for opening hours
 
@@ -107,7 +108,7 @@ def load(file: Path) -> Fixture:
         raise FixtureError(f"{file}: not valid YAML: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
         raise FixtureError(f"{file}: needs a list of `steps:` (see docs/testing.md)")
-    steps = []
+    exchanges = []
     for number, raw in enumerate(data["steps"], 1):
         request = raw.get("request") if isinstance(raw, dict) else None
         if not isinstance(request, dict) or not str(request.get("path", "")).startswith("/"):
@@ -116,7 +117,7 @@ def load(file: Path) -> Fixture:
         if not isinstance(params, dict):
             raise FixtureError(f"{file}: step {number}: `params:` should be names and values")
         answer = raw.get("answer")
-        steps.append(Step(str(request["path"]), str(request.get("method", "POST")).upper(),
+        exchanges.append(Exchange(str(request["path"]), str(request.get("method", "POST")).upper(),
                           {str(k): "" if v is None else str(v) for k, v in params.items()},
                           None if answer is None else str(answer)))
     header = "".join(line for line in _leading_comments(text))
@@ -128,7 +129,7 @@ def load(file: Path) -> Fixture:
             raise FixtureError(f"{file}: clock: should be a time like '2026-11-27T12:00:00+01:00'") from None
         if clock.tzinfo is None:
             raise FixtureError(f"{file}: clock: needs its time zone, like +01:00")
-    return Fixture(file, str(data.get("call") or file.stem), steps, header, clock)
+    return Fixture(file, str(data.get("call") or file.stem), exchanges, header, clock)
 
 
 def _leading_comments(text: str):
@@ -142,7 +143,7 @@ def save(fixture: Fixture) -> None:
     head = {"call": fixture.name}
     if fixture.clock is not None:
         head["clock"] = fixture.clock.isoformat()
-    body = yaml.dump({**head, "steps": [step_data(s.path, s.method, s.params, s.answer) for s in fixture.steps]},
+    body = yaml.dump({**head, "steps": [exchange_data(s.path, s.method, s.params, s.answer) for s in fixture.exchanges]},
                      Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
     fixture.file.write_text(fixture.header + body, encoding="utf-8")
 
@@ -206,7 +207,7 @@ class Result:
     fixture: Fixture
     changes: list[Change]
     transcript: list[str]
-    steps_now: list[Step]
+    exchanges_now: list[Exchange]
     broken: bool = False  # the line failed the caller (HTTP error, bad TwiML): nothing to update to
 
     @property
@@ -216,7 +217,7 @@ class Result:
     def report(self) -> str:
         head = f"{self.fixture.file}: {self.fixture.name}"
         if self.passed:
-            return f"ok    {head} ({len(self.steps_now)} steps)"
+            return f"ok    {head} ({len(self.exchanges_now)} steps)"
         return "\n".join([f"FAIL  {head}"] + [c.report() for c in self.changes])
 
 
@@ -235,17 +236,17 @@ class _ReplayTransport(phone.Transport):
         self.index = 0
         self.diverged = False
         self.changes: list[Change] = []
-        self.steps_now: list[Step] = []
+        self.exchanges_now: list[Exchange] = []
 
     def next_params(self) -> dict | None:
-        steps = self.fixture.steps
-        return steps[self.index].params if self.index < len(steps) else None
+        exchanges = self.fixture.exchanges
+        return exchanges[self.index].params if self.index < len(exchanges) else None
 
     def post(self, url, params, headers):
         parts = urllib.parse.urlsplit(url)
         path = parts.path + ("?" + parts.query if parts.query else "")
         number = self.index + 1
-        recorded = self.fixture.steps[self.index] if self.index < len(self.fixture.steps) else None
+        recorded = self.fixture.exchanges[self.index] if self.index < len(self.fixture.exchanges) else None
         self.index += 1
         if recorded is not None and recorded.path == path:
             sent = dict(phone.twilio_params(), **recorded.params)  # what Twilio sent, gaps filled
@@ -269,17 +270,17 @@ class _ReplayTransport(phone.Transport):
         elif not same(expected, body):
             what = "no answer was recorded" if expected is None else "the answer changed"
             self.changes.append(Change(number, path, what, described(expected), described(body)))
-        self.steps_now.append(Step(path, "POST", sent, body))
+        self.exchanges_now.append(Exchange(path, "POST", sent, body))
         return status, body
 
 
 def replay(fixture: Fixture, transport: phone.Transport, base_url: str = BASE_URL,
            auth_token: str | None = None, update: bool = False) -> Result:
     """Play the recorded call again through the simulated phone; with `update`, the answers
-    (and paths) the line gives now become the fixture's steps."""
+    (and paths) the line gives now become the fixture's exchanges."""
     wire = _ReplayTransport(transport, fixture, base_url.rstrip("/"), auth_token, update)
     broken = False
-    first = fixture.steps[0]
+    first = fixture.exchanges[0]
     base = {k: v for k, v in dict(phone.twilio_params(), **first.params).items() if k not in ACTION_PARAMS}
     call = phone.Call(wire, base_url, None, base)  # the wire signs Twilio's recorded parameters
     try:
@@ -290,15 +291,15 @@ def replay(fixture: Fixture, transport: phone.Transport, base_url: str = BASE_UR
         pass
     except phone.LineError as e:
         broken = True
-        wire.changes.append(Change(max(wire.index, 1), wire.steps_now[-1].path if wire.steps_now else first.path,
+        wire.changes.append(Change(max(wire.index, 1), wire.exchanges_now[-1].path if wire.exchanges_now else first.path,
                                    f"the caller would suffer: {e}"))
         wire.diverged = True
-    left = len(fixture.steps) - wire.index
+    left = len(fixture.exchanges) - wire.index
     if left > 0 and (update or not wire.diverged):
-        wire.changes.append(Change(wire.index + 1, fixture.steps[wire.index].path,
+        wire.changes.append(Change(wire.index + 1, fixture.exchanges[wire.index].path,
                                    f"the call now ends before this step; before, it had {left} more step(s)"))
     broken = broken or any(c.what.startswith("the line answered HTTP") for c in wire.changes)
-    return Result(fixture, wire.changes, call.transcript, wire.steps_now, broken)
+    return Result(fixture, wire.changes, call.transcript, wire.exchanges_now, broken)
 
 
 def _act(call: phone.Call, wire: _ReplayTransport, params: dict) -> None:
@@ -330,7 +331,7 @@ def run(paths, transport: phone.Transport, base_url: str = BASE_URL, auth_token:
             set_clock(fixture.clock)
         result = replay(fixture, transport, base_url, auth_token, update)
         if update and not result.passed and not result.broken:
-            fixture.steps = result.steps_now
+            fixture.exchanges = result.exchanges_now
             save(fixture)
         results.append(result)
     return results

@@ -37,7 +37,7 @@ from twilio.request_validator import RequestValidator
 
 # Placeholders: a simulated call never carries a real person's number.
 CALLER = "+32470000000"
-LINE = "+3280099990"  # a toll-free-looking placeholder, not a real line
+LINE_NUMBER = "+3280099990"  # a toll-free-looking placeholder, not a real line
 # Transfers need a caller ID that may call out (a Belgian 0800 line may not): a placeholder too.
 TRANSFER_CALLER_ID = "+3225550100"
 CALL_SID = "CA" + "0" * 32
@@ -304,19 +304,19 @@ def _ssml_text(say: ET.Element) -> str:
     return re.sub(r"\s*,(\s*,)*\s*", ", ", text).replace(", .", ".").strip()
 
 
-def twilio_params(caller: str = CALLER, line: str = LINE, call_sid: str = CALL_SID) -> dict:
+def twilio_params(caller: str = CALLER, line_number: str = LINE_NUMBER, call_sid: str = CALL_SID) -> dict:
     """The parameters Twilio sends with every webhook of an inbound call (placeholders)."""
     return {
         "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": call_sid,
         "CallStatus": "in-progress", "Direction": "inbound",
         "From": caller, "Caller": caller, "FromCountry": "BE", "CallerCountry": "BE",
         "FromCity": "", "FromState": "", "FromZip": "", "CallerCity": "", "CallerState": "", "CallerZip": "",
-        "To": line, "Called": line, "ToCountry": "BE", "CalledCountry": "BE",
+        "To": line_number, "Called": line_number, "ToCountry": "BE", "CalledCountry": "BE",
         "ToCity": "", "ToState": "", "ToZip": "", "CalledCity": "", "CalledState": "", "CalledZip": "",
     }
 
 
 def call(transport: Transport, base_url: str, auth_token: str | None, *, caller: str = CALLER,
-         line: str = LINE, path: str = "/voice", call_sid: str = CALL_SID) -> Call:
+         line_number: str = LINE_NUMBER, path: str = "/voice", call_sid: str = CALL_SID) -> Call:
     """Place a call to the line and run it until it waits for the caller."""
-    return Call(transport, base_url, auth_token, twilio_params(caller, line, call_sid)).start(path)
+    return Call(transport, base_url, auth_token, twilio_params(caller, line_number, call_sid)).start(path)

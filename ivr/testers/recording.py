@@ -29,13 +29,13 @@ import phonenumbers
 from flask import Flask, request
 
 from . import phone
-from .fixtures import dump_step
+from .fixtures import dump_exchange
 
 log = logging.getLogger(__name__)
 
 # Parameters that identify the call, replaced by the placeholders the simulated phone uses.
 PLACEHOLDERS = {
-    "From": phone.CALLER, "Caller": phone.CALLER, "To": phone.LINE, "Called": phone.LINE,
+    "From": phone.CALLER, "Caller": phone.CALLER, "To": phone.LINE_NUMBER, "Called": phone.LINE_NUMBER,
     "CallSid": phone.CALL_SID, "AccountSid": phone.ACCOUNT_SID,
     "DialCallSid": "CA" + "1" * 32, "ParentCallSid": "CA" + "2" * 32,
     "ForwardedFrom": phone.CALLER, "CallerName": "",
@@ -89,7 +89,7 @@ def _cannot_write(folder: Path, error: OSError) -> None:
 def scrub(params: dict, text: str) -> tuple[dict, str]:
     """The request's parameters and the answer with every identifying value replaced."""
     numbers = [(params.get(name, ""), phone.CALLER) for name in ("From", "Caller", "ForwardedFrom")]
-    numbers += [(params.get(name, ""), phone.LINE) for name in ("To", "Called")]
+    numbers += [(params.get(name, ""), phone.LINE_NUMBER) for name in ("To", "Called")]
     patterns = [(p, placeholder) for number, placeholder in numbers if (p := _any_form(number))]
 
     def clean(value: str) -> str:
@@ -157,7 +157,7 @@ def _append(folder: Path, path: str, method: str, params: dict, answer: str, now
               f"# Replay: python -m ivr replay FILE. Format: docs/testing.md\n"
               f"call: recorded {hour.strftime('%Y-%m-%d %H:00')}\n"
               f"clock: '{hour.isoformat(timespec='minutes')}'\nsteps:\n").encode()
-    step = dump_step(path, method, params, answer).encode("utf-8")
+    step = dump_exchange(path, method, params, answer).encode("utf-8")
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

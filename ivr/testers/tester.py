@@ -20,7 +20,8 @@ from ..menus.model import BRUSSELS
 from ..menus.numbers import to_e164
 from . import fixtures, phone
 
-OUTCOMES = {"answered": "completed", "completed": "completed", "busy": "busy",
+# The tester's word for how a transfer ends -> the DialCallStatus Twilio would send.
+DIAL_STATUS_FOR = {"answered": "completed", "completed": "completed", "busy": "busy",
             "no-answer": "no-answer", "failed": "failed", "canceled": "canceled"}
 SILENCE = {"", "-", "silence"}
 
@@ -90,7 +91,7 @@ def _languages(line):
 @click.option("--url", help="call a running line (e.g. http://127.0.0.1:5000) instead of one in this process; "
                             "requests are signed with TWILIO_AUTH_TOKEN when it is set")
 @click.option("--lang", help="answer the language choice with this language (fr, nl...)")
-@click.option("--to", "to_number", default=phone.LINE, show_default=True, help="the number called (Twilio's To)")
+@click.option("--to", "to_number", default=phone.LINE_NUMBER, show_default=True, help="the number called (Twilio's To)")
 @click.option("--keys", help="a scripted call, no prompts: comma-separated keys, 'silence', a transfer "
                              "outcome (answered, busy, no-answer, failed) or 'hangup'; e.g. 1,2,1,busy,0")
 @click.option("--transcript", "transcript_file", type=click.Path(dir_okay=False),
@@ -124,7 +125,7 @@ def call_command(url, lang, to_number, keys, transcript_file, clock):
 
     # A fresh fake CallSid per call, as Twilio gives: recordings of two calls stay apart.
     the_call = phone.Call(transport, base_url, token,
-                          phone.twilio_params(line=line_number, call_sid="CA" + uuid.uuid4().hex))
+                          phone.twilio_params(line_number=line_number, call_sid="CA" + uuid.uuid4().hex))
     live = keys is None
     shown = 0
 
@@ -204,7 +205,7 @@ def _interactive(the_call: phone.Call, show, refused: set[str] = frozenset()) ->
             choice = click.prompt(f"Transfer to {the_call.dialing}: outcome",
                                   type=click.Choice(["answered", "busy", "no-answer", "failed"]),
                                   default="answered")
-            the_call.dial_outcome(OUTCOMES[choice])
+            the_call.dial_outcome(DIAL_STATUS_FOR[choice])
             continue
         listening = the_call.listening
         ends = [f"{listening['numDigits']} key(s)" if listening["numDigits"] else "any number of keys",
@@ -248,11 +249,11 @@ def play_script(the_call: phone.Call, script: list[str], refused: set[str] = fro
             return 2
         if item == "hangup":
             the_call.hang_up()
-        elif item in OUTCOMES:
+        elif item in DIAL_STATUS_FOR:
             if the_call.waiting != "dial":
                 click.echo(f"script item {number} ({item!r}): no transfer is ringing", err=True)
                 return 2
-            the_call.dial_outcome(OUTCOMES[item])
+            the_call.dial_outcome(DIAL_STATUS_FOR[item])
         elif the_call.waiting != "keys":
             click.echo(f"script item {number} ({item!r}): the line is ringing {the_call.dialing}; "
                        f"give an outcome (answered, busy, no-answer, failed)", err=True)

@@ -9,12 +9,11 @@ a reloaded line is a new object and starts an empty store, so no answer outlives
 was built from. Answers that change with the clock come from the flow as different Replies, so
 they are never confused either.
 
-A webhook's answer depends only on the line, the app's settings, what the request says (its path
-and query string, and its Digits, DialCallStatus and To parameters: all the web layer reads) and
-the clock, read to the minute in Brussels time (as opening hours read it). The same request in the
-same minute gets the same answer, so `ivr.web.views` keeps (reply, TwiML) under those; every caller who
-presses 3 in the main menu asks the same thing. Only the current minute's answers are kept. One
-store per app (its settings) and loaded line.
+A webhook's answer depends only on the line, the app's settings and the request's `Webhook`
+(ivr.web.webhook: its step and state, Digits, DialCallStatus and To, origin and Brussels minute),
+which is all a view is given. So `ivr.web.views` keeps (reply, TwiML) under the Webhook itself:
+every caller who presses 3 in the main menu this minute asks the same thing. Only the current
+minute's answers are kept. One store per app (its settings) and loaded line.
 
 Both stores are bounded; when full, the oldest answer goes.
 """
@@ -25,22 +24,21 @@ from typing import Callable
 from ..call import twiml
 from ..call.flow import Reply, Step
 from ..menus.model import Line
+from .webhook import Webhook
 
 # Enough for every answer of a large menu (200 menus: about 3,000 distinct replies) while
 # staying a few MB: a rendered answer is 0.5 to 4 KB.
 MAX_ANSWERS = 4000
 
 
-class Decided:
-    """One webhook's answer, kept for every identical request: the flow's reply, its TwiML (as the
-    bytes sent), and `notes`, where another layer keeps what it works out from this answer once
-    (ivr.ops.observability: what to count and log), since that holds for every request that gets it."""
-    __slots__ = ("reply", "body", "notes")
+class Kept:
+    """One webhook's answer, kept for every identical request: the flow's reply and its TwiML (as
+    the bytes sent)."""
+    __slots__ = ("reply", "body")
 
     def __init__(self, reply: Reply, body: str):
         self.reply = reply
         self.body = body.encode()
-        self.notes = None
 
 
 class Answers:
@@ -50,23 +48,23 @@ class Answers:
         self.line = line
         self.max_answers = max_answers
         self._rendered: dict[tuple, str] = {}
-        self._decided: dict[tuple, Decided] = {}  # this minute's answers only
-        self._minute: tuple | None = None
+        self._kept: dict[Webhook, Kept] = {}  # this minute's answers only
+        self._minute = None
 
     def __len__(self) -> int:
         return len(self._rendered)
 
-    def decided(self, request_key: tuple) -> Decided | None:
-        """The answer kept for this request (whose key holds its minute), if any."""
-        return self._decided.get(request_key)
+    def get(self, webhook: Webhook) -> Kept | None:
+        """The answer kept for this webhook (which holds its minute), if any."""
+        return self._kept.get(webhook)
 
-    def keep_decided(self, request_key: tuple, minute: tuple, reply: Reply, body: str) -> Decided:
-        if minute != self._minute:
+    def keep(self, webhook: Webhook, reply: Reply, body: str) -> Kept:
+        if webhook.minute != self._minute:
             # No request of an earlier minute can come again: its answers would only hold memory.
-            self._minute, self._decided = minute, {}
-        decided = Decided(reply, body)
-        _bounded_set(self._decided, request_key, decided, self.max_answers)
-        return decided
+            self._minute, self._kept = webhook.minute, {}
+        kept = Kept(reply, body)
+        _bounded_set(self._kept, webhook, kept, self.max_answers)
+        return kept
 
     def twiml(self, reply: Reply, url: Callable[[Step], str], caller_id: str | None,
               media_url: Callable | None = None, host: str = "") -> str:
@@ -82,18 +80,18 @@ class Answers:
         return body
 
 
-def _bounded_set(store: dict, key, value, max_items: int) -> None:
-    if len(store) >= max_items:
+def _bounded_set(kept: dict, key, value, max_items: int) -> None:
+    if len(kept) >= max_items:
         # Dicts keep insertion order: the oldest goes. Two threads may evict at once (a
         # threaded server): whoever comes second finds it gone, which is fine.
         try:
-            store.pop(next(iter(store)), None)
+            kept.pop(next(iter(kept)), None)
         except (StopIteration, RuntimeError):
             pass
-    store[key] = value
+    kept[key] = value
 
 
-def store_for(holder: dict, line: Line) -> Answers:
+def answers_for(holder: dict, line: Line) -> Answers:
     """The answers kept in `holder` (an app's extensions) for `line`; a new, empty store when the
     line was reloaded since."""
     answers = holder.get("ivr_answers")

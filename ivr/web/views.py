@@ -3,13 +3,14 @@
 Every request must carry a valid X-Twilio-Signature. The call's state travels in the URL (see
 `step_url`), so any worker on any host can answer any step. Whatever a request holds, a caller
 gets TwiML, never a 5xx: malformed state puts them back on a menu, an exception is apologised for.
+
+What the web layer hands to ivr.ops.observability, on Flask's `g`: `g.webhook` (the Webhook read
+from a request known to be Twilio's) and `g.reply` (the flow's Reply, whose events say what
+happened to the caller). Nothing else.
 """
 from __future__ import annotations
 
-import datetime
 import logging
-import re
-from typing import Callable
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, g, request
@@ -17,29 +18,19 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ..call import flow, twiml
+from ..call.events import TechnicalProblem
 from ..call.flow import Step
-from ..menus.load import KEYPAD
-from ..menus.model import BRUSSELS
+from ..menus.model import Line
 from ..menus.numbers import is_toll_free, to_e164
 from . import answers
 from .media import media_url
 from .signature import is_from_twilio, signature_algorithm
+from .webhook import Webhook
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("voice", __name__)
 TWIML_TYPE = "text/xml; charset=utf-8"
-SILENCES = re.compile(r"[0-9]{1,2}")  # ASCII digits only: str.isdigit() also takes "²"
-
-
-def line():
-    """The line this request is answered from: read once, so a reload in the middle of a request
-    cannot give it half the old menus and half the new."""
-    store = g._get_current_object()
-    the_line = store.get("ivr_line")
-    if the_line is None:
-        the_line = store.ivr_line = current_app.extensions["ivr"].serving()
-    return the_line
 
 
 def step_url(step: Step) -> str:
@@ -63,72 +54,59 @@ def step_url(step: Step) -> str:
     return path + ("?" + "&".join(query).replace("*", "%2A").replace("#", "%23") if query else "")
 
 
-# The request's parts are read through `req = request._get_current_object()`, once per view:
-# every use of Flask's `request` proxy costs a context lookup, and a webhook made dozens.
-
-def silences(args) -> int:
-    value = args.get("n", "0")
-    return int(value) if SILENCES.fullmatch(value) else 0
-
-
-def at_keys(args) -> tuple[str, ...] | None:
-    """The key path from the URL; None when it cannot be a path (the caller goes to the main menu)."""
-    value = args.get("at", "")
-    if not value:
-        return ()
-    keys = tuple(value.split("."))
-    if len(keys) > flow.MAX_DEPTH or not all(len(k) == 1 and k in KEYPAD for k in keys):
-        return None
-    return keys
-
-
-def digits(params) -> str:
-    """One keypad key, '' for silence, or '?' for anything else (treated as a wrong key)."""
-    value = params.get("Digits", "")
-    if value == "":
-        return ""
-    return value if len(value) == 1 and value in KEYPAD else "?"
+def decide(line: Line, webhook: Webhook, language_by_number: dict[str, str]) -> flow.Reply:
+    """What the flow answers this webhook: from the Webhook and the line alone."""
+    now, step = webhook.minute, webhook.step
+    if step == "incoming":
+        return flow.incoming(line, now, language_by_number.get(to_e164(webhook.to) or ""))
+    if step == "language":
+        return flow.language_silence(line, webhook.silences, now)
+    if step == "language_key":
+        return flow.language_key(line, webhook.digits, webhook.silences, now)
+    language = line.language(webhook.language)
+    if language is None:
+        return flow.language_choice(line, 0, now)
+    at = webhook.at
+    if at is None or (webhook.node_id is not None and webhook.node_id != language.node_id(at)):
+        return flow.menu_changed(line, language, now)
+    if step == "node":
+        return flow.silence(line, language, at, webhook.silences, now)
+    if step == "key":
+        return flow.key(line, language, at, webhook.silences, webhook.digits, now)
+    return flow.dialed(line, language, at, webhook.helpline, webhook.dial_status, now)
 
 
-def _answer(req, the_line, decide: Callable[[datetime.datetime], flow.Reply]) -> Response:
-    """Answer with `decide(now)`'s reply, or with the answer an identical request got this minute.
-
-    The key holds everything the views and `_caller_id` read from a request (see ivr.web.answers):
-    a view that reads anything more must add it here."""
-    params = req.params
+def answer(**route) -> Response:
+    """Every webhook's view: the answer `decide` gives, or the one an identical request got this
+    minute (ivr.web.answers, keyed on the Webhook). The route's step and language are read into
+    the Webhook with the rest, so nothing else of the request is passed on."""
+    webhook = g.webhook  # read by check_signature, once the request was known to be Twilio's
     app = current_app._get_current_object()
-    now = app.config["CLOCK"]()
-    local = now.astimezone(BRUSSELS) if now.tzinfo else now  # as opening hours read the clock
-    minute = (local.year, local.month, local.day, local.hour, local.minute)
-    # The origin goes into the key: recordings' URLs name it (request.root_url cost ~8 us).
-    origin = f"{req.scheme}://{req.host}{req.script_root}"
-    key = (req.path, req.query_string, params.get("Digits"), params.get("DialCallStatus"), params.get("To"), origin,
-           minute)
-    store = answers.store_for(app.extensions, the_line)
-    kept = store.decided(key)
+    line = app.extensions["ivr"].serving()  # read once: a reload mid-request cannot mix two menus
+    kept_answers = answers.answers_for(app.extensions, line)
+    kept = kept_answers.get(webhook)
     if kept is None:
-        reply = decide(now)
-        nxt = reply.next
+        config = app.config
+        reply = decide(line, webhook, config["LANGUAGE_BY_NUMBER"])
         caller_id = None
-        if isinstance(nxt, flow.Transfer):
-            caller_id = _caller_id(req)
-            if not nxt.show_caller_number and caller_id is None:
+        if isinstance(reply.next, flow.Transfer):
+            caller_id = _caller_id(config.get("TRANSFER_CALLER_ID"), webhook.to)
+            if not reply.next.show_caller_number and caller_id is None:
                 # Twilio would otherwise show the caller's own number to the helpline. Logged once
                 # a minute at most for each such request: the answer is kept.
                 log.warning("transfer not attempted: no caller ID Twilio accepts (the line's own number is "
                             "toll-free, or unknown); set IVR_TRANSFER_CALLER_ID")
-                language = the_line.language(nxt.then.language)
-                reply = flow.dialed(the_line, language, nxt.then.at, nxt.then.helpline, "failed", now)
-        kept = store.keep_decided(key, minute, reply, store.twiml(reply, step_url, caller_id, media_url, origin))
-    g.ivr_decided = kept  # for ivr.ops.observability: what the caller got, counted and logged
+                reply = flow.transfer_not_attempted(line, reply.next, webhook.minute)
+        body = kept_answers.twiml(reply, step_url, caller_id, media_url, webhook.origin)
+        kept = kept_answers.keep(webhook, reply, body)
+    g.reply = kept.reply  # for ivr.ops.observability: what happened to the caller, counted and logged
     return Response(kept.body, content_type=TWIML_TYPE)
 
 
-def _caller_id(req) -> str | None:
-    configured = current_app.config.get("TRANSFER_CALLER_ID")
+def _caller_id(configured: str | None, to: str) -> str | None:
     if configured:
         return configured
-    line_number = to_e164(req.params.get("To", ""))  # the line's own number, as Twilio reports it
+    line_number = to_e164(to)  # the line's own number, as Twilio reports it
     # Twilio refuses a call out from a Belgian 0800 number: better the caller hears at once that
     # the transfer failed, with the number to dial.
     return None if line_number and is_toll_free(line_number) else line_number
@@ -159,7 +137,7 @@ def check_signature():
         # Local development only: never answer the network without signatures.
         if req.remote_addr not in ("127.0.0.1", "::1"):
             abort(403)
-        g.ivr_signed = True
+        g.webhook = _read(req, params)
         return None
     environ = req.environ
     signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")  # X-Twilio-Signature, without werkzeug's Headers
@@ -185,67 +163,41 @@ def check_signature():
     if not signed:
         log.warning("refused a webhook without a valid Twilio signature: %s %s", req.method, req.path)
         abort(403)
-    g.ivr_signed = True
+    g.webhook = _read(req, params)
     return None
 
 
-@bp.route("/voice", methods=["POST"])
-def incoming():
-    req, the_line = request._get_current_object(), line()
-    code = current_app.config["LANGUAGE_BY_NUMBER"].get(to_e164(req.params.get("To", "")) or "")
-    return _answer(req, the_line, lambda now: flow.incoming(the_line, now, code))
+def _read(req, params: dict) -> Webhook:
+    view_args = req.view_args
+    # The origin is in the Webhook: recordings' URLs name it (request.root_url cost ~8 us).
+    return Webhook.read(view_args["step"], view_args.get("language"), req.query_string, params,
+                        f"{req.scheme}://{req.host}{req.script_root}", current_app.config["CLOCK"]())
 
 
-@bp.route("/voice/language", methods=["POST"])
-def language_choice():
-    req, the_line = request._get_current_object(), line()
-    return _answer(req, the_line, lambda now: flow.language_choice(the_line, silences(req.args), now))
-
-
-@bp.route("/voice/language/key", methods=["POST"])
-def language_key():
-    req, the_line = request._get_current_object(), line()
-    return _answer(req, the_line, lambda now: flow.language_key(the_line, digits(req.params), silences(req.args), now))
-
-
-@bp.route("/voice/<code>/<any(node, key, dialed):action>", methods=["POST"])
-def step(code: str, action: str):
-    req, the_line = request._get_current_object(), line()
-    return _answer(req, the_line, lambda now: _step(req, the_line, code, action, now))
-
-
-def _step(req, the_line, code: str, action: str, now) -> flow.Reply:
-    args = req.args
-    language = the_line.language(code)
-    if language is None:
-        return flow.language_choice(the_line, 0, now)
-    at = at_keys(args)
-    if at is None or ("id" in args and args["id"] != language.node_id(at)):
-        return flow.menu_changed(the_line, language, now)
-    if action == "node":
-        return flow.node(the_line, language, at, silences(args), now)
-    if action == "key":
-        return flow.key(the_line, language, at, silences(args), digits(req.params), now)
-    return flow.dialed(the_line, language, at, args.get("line"), req.params.get("DialCallStatus", ""), now)
+# One view for every webhook; the route names the step (observability labels by it, even for a
+# request refused before the view runs).
+bp.add_url_rule("/voice", view_func=answer, methods=["POST"], defaults={"step": "incoming"})
+bp.add_url_rule("/voice/language", view_func=answer, methods=["POST"], defaults={"step": "language"})
+bp.add_url_rule("/voice/language/key", view_func=answer, methods=["POST"], defaults={"step": "language_key"})
+bp.add_url_rule("/voice/<language>/<any(node, key, dialed):step>", view_func=answer, methods=["POST"])
 
 
 @bp.errorhandler(Exception)
 def technical_problem(error):
     if isinstance(error, HTTPException):
         return error
-    if not g.get("ivr_signed"):  # failed before the signature was known good: nothing to apologise to
+    webhook = g.get("webhook")
+    if webhook is None:  # failed before the signature was known good: nothing to apologise to
         log.warning("refused a webhook that failed before its signature was checked: %s", request.path)
         return Response("forbidden\n", 403, mimetype="text/plain")
-    g.ivr_error = True
     # Never the request's form: it holds the caller's number.
     log.exception("webhook failed at %s", request.path)
+    g.reply = flow.Reply(events=(TechnicalProblem(None),))  # counted even if what follows fails
     try:
-        the_line = line()
-        parts = request.path.split("/")
-        language = the_line.language(parts[2]) if len(parts) > 3 else None
-        reply = flow.technical_problem(the_line, language, again=request.args.get("e") == "1")
-        g.ivr_reply = reply
-        return Response(twiml.render(the_line, reply, step_url, None, media_url), content_type=TWIML_TYPE)
+        line = current_app.extensions["ivr"].serving()
+        reply = flow.technical_problem(line, line.language(webhook.language), again=webhook.after_error)
+        g.reply = reply
+        return Response(twiml.render(line, reply, step_url, None, media_url), content_type=TWIML_TYPE)
     except Exception:  # the menu model itself is unusable: still answer the caller
         log.exception("could not even apologise at %s", request.path)
         # Nothing of the menus can be trusted here, so this is written in the code, in the two

@@ -24,7 +24,7 @@ import click
 from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
 from .. import phone
-from ..tester import OUTCOMES, clock_setter
+from ..tester import DIAL_STATUS_FOR, clock_setter
 
 STATIC = Path(__file__).resolve().parent / "static"
 OUTCOME_BUTTONS = ("answered", "busy", "no-answer", "failed")
@@ -180,7 +180,7 @@ class Studio:
             if action == "outcome":
                 if argument not in OUTCOME_BUTTONS or the_call.waiting != "dial":
                     return jsonify(error="no transfer is ringing"), 409
-                return jsonify(self._run(call_id, entry, lambda: the_call.dial_outcome(OUTCOMES[argument])))
+                return jsonify(self._run(call_id, entry, lambda: the_call.dial_outcome(DIAL_STATUS_FOR[argument])))
             if not the_call.ended:
                 the_call.hang_up()
             return jsonify(self._state(call_id, entry, heard=[]))
