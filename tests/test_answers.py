@@ -3,7 +3,6 @@ as a fresh render, and never an old menu's words after the line is reloaded."""
 import datetime
 
 from ivr import create_app
-from ivr.call import twiml
 from ivr.menus.model import BRUSSELS
 from ivr.testers.phone import FlaskTransport, call
 from ivr.web.answers import Answers
@@ -36,11 +35,10 @@ def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, men
     holder.line = load(menu_copy.menus, menu_copy.prompts)
     assert "nouvelle version" not in before and "nouvelle version" in heard_on_that_page()
 
-    # Every answer now in memory is what twiml.render builds from the reloaded line.
+    # The store now in memory belongs to the reloaded line and holds only its answers.
     kept = app.extensions["ivr_answers"]
     assert kept.line is holder.line and len(kept) > 0
-    for (reply, caller_id, url, media_url, _host), body in kept._rendered.items():
-        assert body == twiml.render(holder.line, reply, url, caller_id, media_url)
+    assert all(b'timeout="9"' in decided.body for decided in kept._decided.values() if b"<Gather" in decided.body)
 
 
 def test_the_store_forgets_its_oldest_answer_when_full(line):
@@ -48,11 +46,12 @@ def test_the_store_forgets_its_oldest_answer_when_full(line):
     store = Answers(line, max_answers=2)
     fr = line.language("fr")
     now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
-    replies = [flow.node(line, fr, (), n, now) for n in range(3)]
-    for reply in replies:
-        assert store.twiml(reply, step_url, None) == twiml.render(line, reply, step_url, None)
+    minute = (2026, 11, 27, 12, 0)
+    for n in range(3):
+        reply = flow.node(line, fr, (), n, now)
+        store.keep_decided(("/voice", n), minute, reply, store.twiml(reply, step_url, None))
     assert len(store) == 2
-    assert (replies[0], None, step_url, None, "") not in store._rendered
+    assert store.decided(("/voice", 0)) is None and store.decided(("/voice", 2)) is not None
 
 
 def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
@@ -74,8 +73,8 @@ def test_threads_evicting_at_once_never_fail(line):
     def hammer():
         try:
             for _ in range(300):
-                for reply in replies:
-                    store.twiml(reply, step_url, None)
+                for n, reply in enumerate(replies):
+                    store.keep_decided(("/voice", n), (2026, 11, 27, 12, 0), reply, "<Response/>")
         except Exception as e:  # noqa: BLE001 - any error is the failure this test looks for
             errors.append(e)
 
