@@ -11,7 +11,7 @@ It prints VmRSS (from /proc) at each step, the load's time, and with --trace the
 live after the load and the load's high-water mark. With --workers it starts the line as
 `python -m ivr bench` does (the Procfile's gunicorn command, on 127.0.0.1), sends it 1,500
 signed requests of the bench's simulated calls from 8 threads (no wrk needed) and prints each
-worker's VmRSS; --reload then edits the menu, lets the workers reload it, and measures again.
+worker's VmRSS and PSS; --reload then edits the menu, lets the workers reload it, and measures again.
 Linux only (it reads /proc). docs/performance.md ("Worker memory") has the results.
 """
 from __future__ import annotations
@@ -87,6 +87,18 @@ def main() -> None:
     assert app.extensions["ivr"].line is not None
 
 
+def worker_pss(server) -> str:
+    """Each worker's proportional share of its memory: a page it still shares with the master
+    counts in part, which RSS cannot show (what gc.freeze keeps shared, docs/performance.md)."""
+    from ivr.bench.command import _children
+    sizes = []
+    for pid in _children(server.process.pid):
+        for text in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if text.startswith("Pss:"):
+                sizes.append(int(text.split()[1]) / 1024)
+    return " ".join(f"{mb:.1f}" for mb in sorted(sizes))
+
+
 def workers(menus: str, prompts: str | None, folder: str, reload: bool) -> None:
     import concurrent.futures
     import shutil
@@ -123,7 +135,7 @@ def workers(menus: str, prompts: str | None, folder: str, reload: bool) -> None:
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
                 statuses = set(pool.map(send, range(1500)))
             sizes = " ".join(f"{mb:.1f}" for mb in server.worker_rss_mb())
-            print(f"{label:<36} workers {sizes} MB (answers: {sorted(statuses)})")
+            print(f"{label:<36} workers {sizes} MB, PSS {worker_pss(server)} MB (answers: {sorted(statuses)})")
 
         load("after 1,500 requests")
         if reload:

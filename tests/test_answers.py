@@ -6,9 +6,11 @@ from ivr import create_app
 from ivr.call import twiml
 from ivr.menus.load import load
 from ivr.menus.model import BRUSSELS
-from ivr.testers.phone import FlaskTransport, call
+from ivr.testers.phone import TRANSFER_CALLER_ID, FlaskTransport, call
 from ivr.web.answers import Answers
+from ivr.web.media import media_url
 from ivr.web.views import step_url
+from ivr.web.webhook import Webhook
 from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 TEST_FILES = {"MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")}
@@ -36,11 +38,17 @@ def test_kept_answers_equal_fresh_renders_after_a_reload(app, client, phone, men
     holder.line = load(menu_copy.menus, menu_copy.prompts)
     assert "nouvelle version" not in before and "nouvelle version" in heard_on_that_page()
 
-    # Every answer now in memory is what twiml.render builds from the reloaded line.
+    # The store now in memory belongs to the reloaded line and holds only its answers, each the
+    # TwiML the reloaded line renders for its reply.
     kept = app.extensions["ivr_answers"]
     assert kept.line is holder.line and len(kept) > 0
-    for (reply, caller_id, url, media_url, _host), body in kept._rendered.items():
-        assert body == twiml.render(holder.line, reply, url, caller_id, media_url)
+    for answer in kept._kept.values():
+        assert answer.body.decode() == twiml.render(holder.line, answer.reply, step_url, TRANSFER_CALLER_ID, media_url)
+
+
+def webhook(n: int, minute=datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)) -> Webhook:
+    """The n-th of many different requests, all in the same minute."""
+    return Webhook.read("node", "fr", f"n={n}".encode(), {}, PUBLIC_URL, minute)
 
 
 def test_the_store_forgets_its_oldest_answer_when_full(line):
@@ -48,11 +56,11 @@ def test_the_store_forgets_its_oldest_answer_when_full(line):
     store = Answers(line, max_answers=2)
     fr = line.language("fr")
     now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
-    replies = [flow.node(line, fr, (), n, now) for n in range(3)]
-    for reply in replies:
-        assert store.twiml(reply, step_url, None) == twiml.render(line, reply, step_url, None)
+    for n in range(3):
+        reply = flow.node(line, fr, (), n, now)
+        store.keep(webhook(n), reply, twiml.render(line, reply, step_url, None))
     assert len(store) == 2
-    assert (replies[0], None, step_url, None, "") not in store._rendered
+    assert store.get(webhook(0)) is None and store.get(webhook(2)) is not None
 
 
 def test_loading_the_menu_keeps_nothing_of_the_parsed_files(menu_copy):
@@ -69,14 +77,14 @@ def test_threads_evicting_at_once_never_fail(line):
     from ivr.call import flow
     now = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=BRUSSELS)
     fr = line.language("fr")
-    replies = [flow.node(line, fr, (), n, now) for n in range(3)] + [flow.node(line, fr, (k,), 0, now) for k in "123456"]
+    replies = [flow.node(line, fr, (), n, now) for n in range(3)] + [flow.node(line, fr, (k,), 0, now) for k in "123"]
     store, errors = Answers(line, max_answers=2), []
 
     def hammer():
         try:
             for _ in range(300):
-                for reply in replies:
-                    store.twiml(reply, step_url, None)
+                for n, reply in enumerate(replies):
+                    store.keep(webhook(n), reply, "<Response/>")
         except Exception as e:  # noqa: BLE001 - any error is the failure this test looks for
             errors.append(e)
 

@@ -1,21 +1,13 @@
-"""Answers kept in memory: each flow reply's TwiML, rendered once per loaded line, and each
-webhook's answer, decided once per minute.
-
-Building TwiML with twilio's VoiceResponse (an XML tree, then serialised) is most of a request's
-own work, and callers ask for the same few answers all evening. A `Reply` (with its Steps and
-sentences) is a frozen, hashable value that says exactly what the caller hears, so the rendered
-document is kept under (reply, caller ID, URL builders, host: recordings' URLs name the host). The store belongs to one `Line` object:
-a reloaded line is a new object and starts an empty store, so no answer outlives the menu it
-was built from. Answers that change with the clock come from the flow as different Replies, so
-they are never confused either.
+"""Each webhook's answer, decided once per minute and kept for every identical request.
 
 A webhook's answer depends only on the line, the app's settings and the request's `Webhook`
 (ivr.web.webhook: its step and state, Digits, DialCallStatus and To, origin and Brussels minute),
 which is all a view is given. So `ivr.web.views` keeps (reply, TwiML) under the Webhook itself:
 every caller who presses 3 in the main menu this minute asks the same thing. Only the current
-minute's answers are kept. One store per app (its settings) and loaded line.
-
-Both stores are bounded; when full, the oldest answer goes.
+minute's answers are kept. One store per app (its settings) and loaded line: a reloaded line is a
+new object and starts an empty store, so no answer outlives the menu it was built from. Bounded;
+when full, the oldest answer goes. Taking this out costs half again as many instructions per
+webhook (docs/performance.md).
 """
 from __future__ import annotations
 
@@ -26,8 +18,8 @@ from ..call.flow import Reply, Step
 from ..menus.model import Line
 from .webhook import Webhook
 
-# Enough for every answer of a large menu (200 menus: about 3,000 distinct replies) while
-# staying a few MB: a rendered answer is 0.5 to 4 KB.
+# Enough for every request of a large menu in a minute (200 menus: about 3,000 distinct replies)
+# while staying a few MB: an answer is 0.5 to 4 KB.
 MAX_ANSWERS = 4000
 
 
@@ -42,17 +34,16 @@ class Kept:
 
 
 class Answers:
-    """The rendered answers of one loaded line."""
+    """The answers of one loaded line."""
 
     def __init__(self, line: Line, max_answers: int = MAX_ANSWERS):
         self.line = line
         self.max_answers = max_answers
-        self._rendered: dict[tuple, str] = {}
         self._kept: dict[Webhook, Kept] = {}  # this minute's answers only
         self._minute = None
 
     def __len__(self) -> int:
-        return len(self._rendered)
+        return len(self._kept)
 
     def get(self, webhook: Webhook) -> Kept | None:
         """The answer kept for this webhook (which holds its minute), if any."""
@@ -68,16 +59,9 @@ class Answers:
 
     def twiml(self, reply: Reply, url: Callable[[Step], str], caller_id: str | None,
               media_url: Callable | None = None, host: str = "") -> str:
-        key = (reply, caller_id, url, media_url, host)
-        try:
-            return self._rendered[key]
-        except KeyError:
-            pass
-        except TypeError:  # a reply holding something unhashable: still answered, just not kept
-            return twiml.render(self.line, reply, url, caller_id, media_url)
-        body = twiml.render(self.line, reply, url, caller_id, media_url)
-        _bounded_set(self._rendered, key, body, self.max_answers)
-        return body
+        """The reply's TwiML, rendered each time: it is kept only with the decided answer. (Keeping
+        it per reply too saved 0.15 % of a webhook's instructions.) `host` is not needed to render."""
+        return twiml.render(self.line, reply, url, caller_id, media_url)
 
 
 def _bounded_set(kept: dict, key, value, max_items: int) -> None:

@@ -71,7 +71,7 @@ class WebhookRequest(Request):
         if "form" in self.__dict__ or not self._read_twilio_body():
             return super()._load_form_data()
         # As werkzeug does: set them in the instance, past the cached properties.
-        self.__dict__["form"] = _multidict(self.parameter_storage_class, self.form_pairs)
+        self.__dict__["form"] = self.parameter_storage_class(self.form_pairs)
         self.__dict__["files"] = self.parameter_storage_class()
         return None
 
@@ -107,18 +107,6 @@ class WebhookRequest(Request):
         if len(params) == len(items):
             self._params = params
         return True
-
-
-def _multidict(cls, items: list[tuple[str, str]]):
-    """cls(items), built faster when no name repeats (Twilio never repeats one): a werkzeug
-    MultiDict is a dict of lists of values, and its constructor fills it one value at a time.
-    tests/test_webhook_request.py compares the result with werkzeug's own."""
-    lists = {name: [value] for name, value in items}
-    if len(lists) != len(items):
-        return cls(items)
-    form = cls()
-    dict.update(form, lists)
-    return form
 
 
 def _pairs(raw: bytes) -> list[tuple[str, str]]:

@@ -17,7 +17,6 @@ normalises it away. Either way only a holder of the auth token can sign.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 
@@ -58,14 +57,4 @@ def _signature(auth_token: str, url: str, params) -> bytes:
             else:  # a parameter sent more than once: its distinct values, sorted, as twilio does
                 parts.extend(name + value for value in sorted(set(values)))
         data = "".join(parts)
-    mac = _keyed(auth_token).copy()
-    mac.update(data.encode())
-    return base64.b64encode(mac.digest())
-
-
-@functools.lru_cache(maxsize=4)
-def _keyed(auth_token: str) -> hmac.HMAC:
-    """HMAC-SHA1 keyed with the auth token, copied for each request. Given a hash constructor
-    rather than a name, hmac keeps the two keyed SHA-1 states itself, and a copy of them skips
-    setting up OpenSSL's HMAC again (about a third of the signature's cost on a 1.5 KB body)."""
-    return hmac.new(auth_token.encode(), digestmod=lambda data=b"": hashlib.sha1(data))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest())
