@@ -43,6 +43,11 @@ def test_a_broken_menu_file_is_said_in_a_sentence_with_status_2(broken, command)
     assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
 
 
+def test_the_benchmark_on_a_broken_menu_file_says_so_in_a_sentence_with_status_2(broken):
+    result = ivr("bench", "--in-process", "--menus", str(broken.menus), "--prompts", str(broken.prompts))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and BROKEN_AT in result.stderr
+
+
 def test_check_lists_the_problems_of_a_broken_file_without_a_traceback(broken):
     result = ivr("check", env=menus_env(broken))
     assert result.returncode == 1 and BROKEN_AT in result.stdout and "Traceback" not in result.stderr

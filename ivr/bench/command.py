@@ -29,7 +29,7 @@ import click
 from twilio.request_validator import RequestValidator
 
 from .. import ROOT
-from ..menus.load import inspect, load
+from ..menus.load import MenuError, inspect, load
 from ..testers import phone
 
 WRK_MISSING = ("wrk is not installed; the benchmark needs it to load the line. "
@@ -255,8 +255,8 @@ def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in
         started = time.perf_counter()
         line, problems = inspect(menus, prompts_dir)
         load_seconds = time.perf_counter() - started
-        if line is None:
-            raise click.ClickException("the menu does not load:\n" + "\n".join(map(str, problems)))
+        if line is None:  # a broken menu file: its problems, then one sentence and status 2, as every command
+            raise MenuError(problems)
         click.echo(f"menu: {menus}: {sum(len(lang.menus) for lang in line.languages)} menus, "
                    f"{sum(len(lang.helplines) for lang in line.languages)} helplines; "
                    f"loaded and checked in {load_seconds * 1000:.0f} ms")
