@@ -189,3 +189,19 @@ def recorded_call(tmp_path, make_app):
         source.unlink()
         return fixture.file
     return record
+
+
+@pytest.fixture
+def bug_below_the_main_menu(monkeypatch):
+    """From now on, the flow fails on every menu or page below the main menu, as a bug would."""
+    import ivr.call.flow
+    original = ivr.call.flow.node
+
+    def broken(line, language, at, *args, **kwargs):
+        if at:
+            raise RuntimeError("simulated bug")
+        return original(line, language, at, *args, **kwargs)
+
+    def start():
+        monkeypatch.setattr(ivr.call.flow, "node", broken)
+    return start

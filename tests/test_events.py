@@ -120,16 +120,8 @@ def test_a_transfer_without_a_caller_id_twilio_accepts_is_reported_as_not_attemp
     assert reported[-1] == (TransferNotAttempted("fr", "ligne-couple"), RetryOffered("fr"))
 
 
-def test_a_failure_is_reported_as_a_technical_problem(reporting, monkeypatch):
-    import ivr.call.flow
+def test_a_failure_is_reported_as_a_technical_problem(reporting, bug_below_the_main_menu):
     app, reported = reporting
-    original = ivr.call.flow.node
-
-    def broken(line, language, at, *args, **kwargs):
-        if at:
-            raise RuntimeError("simulated bug")
-        return original(line, language, at, *args, **kwargs)
-
-    monkeypatch.setattr(ivr.call.flow, "node", broken)
+    bug_below_the_main_menu()
     call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("3")
     assert reported[-2:] == [(TechnicalProblem("fr"),), (MainMenuHeard("fr"),)]  # the apology, then the main menu

@@ -241,17 +241,9 @@ def test_healthz_follows_live_reload_and_tells_when_an_edit_was_refused(menu_cop
     assert third["refused_edit_errors"] >= 1
 
 
-def test_a_failing_webhook_is_counted_as_a_technical_problem(client, monkeypatch):
-    import ivr.call.flow
-    original = ivr.call.flow.node
-
-    def broken(line, language, at, *args, **kwargs):
-        if at:
-            raise RuntimeError("simulated bug")
-        return original(line, language, at, *args, **kwargs)
-
+def test_a_failing_webhook_is_counted_as_a_technical_problem(client, bug_below_the_main_menu):
     before = scrape(client)
-    monkeypatch.setattr(ivr.call.flow, "node", broken)
+    bug_below_the_main_menu()
     c = call(FlaskTransport(client), PUBLIC_URL, TOKEN).press("1").press("3")
     assert "1 1 2" in c.said and c.waiting == "keys"  # apologised, back on the main menu
     after = scrape(client)

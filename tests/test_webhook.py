@@ -134,16 +134,8 @@ def test_an_oversized_body_is_refused_with_413(client):
     assert response.status_code == 413
 
 
-def test_an_exception_is_apologised_for_with_112_and_the_main_menu(client, monkeypatch, phone):
-    import ivr.call.flow
-    original = ivr.call.flow.node
-
-    def broken(line, language, at, *args, **kwargs):
-        if at:
-            raise RuntimeError("simulated bug")
-        return original(line, language, at, *args, **kwargs)
-
-    monkeypatch.setattr(ivr.call.flow, "node", broken)
+def test_an_exception_is_apologised_for_with_112_and_the_main_menu(client, phone, bug_below_the_main_menu):
+    bug_below_the_main_menu()
     c = phone().press("1").press("3")
     assert "un problème technique est survenu" in c.said and "1 1 2" in c.said
     assert MAIN_MENU_FIRST in c.said and c.waiting == "keys"
