@@ -122,3 +122,14 @@ def test_a_transfer_the_running_line_cannot_place_is_explained_at_once(make_run_
     placed = ivr("call", "--url", make_run_line, "--to", "+3225550111", "--keys", "1,1,1,busy", env=env)
     assert placed.returncode == 0 and REFUSED not in placed.stderr
     assert "[line dials +3280030030]" in placed.stdout
+
+
+@pytest.mark.parametrize("command,said", [
+    (["fallback", "--out", "/nonexistent/folder/fallback.xml"], "cannot write /nonexistent/folder/fallback.xml"),
+    (["call", "--keys", "1,hangup", "--transcript", "/nonexistent/folder/t.txt"], "cannot write the transcript"),
+    (["call", "--url", "notaurl", "--keys", "1"], "'notaurl' is not a line's address"),
+    (["replay", "--url", "notaurl", str(ROOT / "tests" / "fixtures")], "'notaurl' is not a line's address"),
+])
+def test_a_file_that_cannot_be_written_or_a_wrong_address_is_said_in_a_sentence(menu_copy, command, said):
+    result = ivr(*command, env=menus_env(menu_copy))
+    assert result.returncode == 2 and said in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -23,17 +23,17 @@ def test_the_page_fetches_nothing_from_the_internet():
 
 
 def test_a_key_when_the_line_is_not_listening_is_refused_with_a_reason(studio):
-    call = studio.post("/api/calls").get_json()
+    call = studio.post("/api/calls", json={}).get_json()
     assert call["waiting"] == "keys" and call["entries"][0] == {
         "kind": "say", "language": "fr-BE", "text": "Pour le français, appuyez sur 1."}
-    studio.post(f"/api/calls/{call['id']}/hangup")
+    studio.post(f"/api/calls/{call['id']}/hangup", json={})
     refused = studio.post(f"/api/calls/{call['id']}/press", json={"key": "1"})
     assert refused.status_code == 409 and "not listening" in refused.get_json()["error"]
     assert studio.post("/api/calls/nosuchcall/press", json={"key": "1"}).status_code == 404
 
 
 def test_each_key_and_action_is_a_line_of_its_own(studio):
-    call = studio.post("/api/calls").get_json()
+    call = studio.post("/api/calls", json={}).get_json()
     step = studio.post(f"/api/calls/{call['id']}/press", json={"key": "1"}).get_json()
     assert step["entries"][0] == {"kind": "key", "text": "caller presses 1"}
     said = [(e["language"], e["text"]) for e in step["entries"][1:]]
@@ -82,3 +82,14 @@ def test_broken_files_at_start_are_listed_not_a_traceback(runner, tmp_path, monk
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert re.search(r"menus\.yaml:\d+:\d+: error: .*'sous-menus'", result.output), result.output
     assert "make check" in result.output
+
+
+def test_no_other_web_page_can_drive_the_studio(studio):
+    # A page elsewhere reaching 127.0.0.1 through the browser: a form's plain POST, or a request
+    # under another host name (DNS rebinding).
+    form = studio.post("/api/calls", data="x", headers={"Content-Type": "text/plain", "Origin": "https://evil.example"})
+    assert form.status_code == 415
+    assert studio.post("/api/clock", data="at=2026-12-25T10:00").status_code == 415
+    assert studio.get("/api/tree", headers={"Host": "rebind.evil.example:8765"}).status_code == 403
+    assert studio.post("/api/calls", json={}, headers={"Host": "evil.example:8765"}).status_code == 403
+    assert studio.get("/api/tree", headers={"Host": "127.0.0.1:8765"}).status_code == 200

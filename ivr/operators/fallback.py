@@ -224,8 +224,12 @@ def fallback_command(menus, prompts_dir, out, caller_id):
         click.echo(str(e), err=True)
         sys.exit(1)
     if out:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(twiml + "\n")
+        try:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(twiml + "\n")
+        except OSError as e:
+            click.echo(f"cannot write {out} ({e.strerror}): choose a file in a folder that exists", err=True)
+            sys.exit(2)
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(twiml)

@@ -87,9 +87,17 @@ def _languages(line):
     return [language.code for language in (line or _load_here()).languages]
 
 
+def _http_url(value: str | None) -> str | None:
+    """--url: a running line's address, http:// or https://."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise click.BadParameter(f"{value!r} is not a line's address: write it as http://127.0.0.1:5000", param_hint="--url")
+    return value
+
+
 @click.command("call")
-@click.option("--url", help="call a running line (e.g. http://127.0.0.1:5000) instead of one in this process; "
-                            "requests are signed with TWILIO_AUTH_TOKEN when it is set")
+@click.option("--url", callback=lambda ctx, param, value: _http_url(value),
+              help="call a running line (e.g. http://127.0.0.1:5000) instead of one in this process; "
+                   "requests are signed with TWILIO_AUTH_TOKEN when it is set")
 @click.option("--lang", help="answer the language choice with this language (fr, nl...)")
 @click.option("--to", "to_number", default=phone.LINE_NUMBER, show_default=True, help="the number called (Twilio's To)")
 @click.option("--keys", help="a scripted call, no prompts: comma-separated keys, 'silence', a transfer "
@@ -155,8 +163,13 @@ def call_command(url, lang, to_number, keys, transcript_file, clock):
     text = "\n".join(the_call.transcript) + "\n"
     click.echo("--- transcript ---\n" + text, nl=False)
     if transcript_file:
-        with open(transcript_file, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(transcript_file, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            click.echo(f"cannot write the transcript to {transcript_file} ({e.strerror}): choose a file in a "
+                       "folder that exists", err=True)
+            sys.exit(2)
     sys.exit(status)
 
 
@@ -278,8 +291,9 @@ def play_script(the_call: phone.Call, script: list[str], refused: set[str] = fro
 
 @click.command("replay")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("--url", help="replay against a running line instead of one in this process "
-                            "(signed with TWILIO_AUTH_TOKEN when it is set)")
+@click.option("--url", callback=lambda ctx, param, value: _http_url(value),
+              help="replay against a running line instead of one in this process "
+                   "(signed with TWILIO_AUTH_TOKEN when it is set)")
 @click.option("--update", is_flag=True, help="after an intended change: rewrite the expected answers, "
                                              "showing what changed")
 def replay_command(paths, url, update):

@@ -28,6 +28,7 @@ from ..tester import DIAL_STATUS_FOR, clock_setter
 
 STATIC = Path(__file__).resolve().parent / "static"
 OUTCOME_BUTTONS = ("answered", "busy", "no-answer", "failed")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 KEPT_CALLS = 20  # ended calls kept for a page that asks again; a local tool, one tester
 
 
@@ -47,6 +48,17 @@ def create_studio(line_config: dict | None = None) -> Flask:
     studio = Studio(line_app, token)
     app = Flask(__name__, static_folder=None)
     app.extensions["studio"] = studio
+
+    @app.before_request
+    def only_this_computer():
+        # Bound to 127.0.0.1, but a web page elsewhere could still reach it through the browser:
+        # another Host is a DNS rebinding, and a POST that is not JSON a cross-site form. Both are
+        # refused (JSON from another site needs a CORS preflight the studio never grants).
+        hostname = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host.split("]")[0] + "]"
+        if hostname not in LOCAL_HOSTS:
+            abort(403)
+        if request.method == "POST" and not request.is_json:
+            abort(415)
 
     @app.get("/")
     def page():

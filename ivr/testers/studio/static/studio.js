@@ -11,9 +11,11 @@ let waiting = null;
 let busy = false;  // one action at a time, as a caller's phone
 
 async function api(method, path, body) {
+  // Every POST is JSON: the studio refuses anything else, so that no other web page can drive it.
+  const posting = method !== "GET";
   const response = await fetch(path, {
-    method, headers: body ? { "Content-Type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
+    method, headers: posting ? { "Content-Type": "application/json" } : {},
+    body: posting ? JSON.stringify(body || {}) : undefined,
   });
   const data = await response.json().catch(() => ({ error: `the studio answered ${response.status}` }));
   if (!response.ok && !data.error) data.error = `the studio answered ${response.status}`;
