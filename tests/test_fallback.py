@@ -67,13 +67,19 @@ def test_the_fallback_says_the_emergency_numbers_and_helplines_in_both_languages
     assert french.endswith("Au revoir.") and dutch.endswith("Tot ziens.")
 
 
-def test_the_fallback_says_112_in_every_language_before_any_helpline(menu_copy):
-    call = play(fallback(str(menu_copy.menus)).output)
+def seconds_until_112(call) -> dict[str, float]:
+    """Per language, the seconds of speech until its 112 has been said (its last digit)."""
     elapsed, said_112 = 0.0, {}
     for h in call.heard:
-        if "1 1 2" in h.text:  # the moment its last digit has been said
+        if "1 1 2" in h.text:
             said_112.setdefault(h.language, elapsed + text_seconds(h.text[:h.text.index("1 1 2") + 5]))
         elapsed += text_seconds(h.text) + SENTENCE_GAP_SECONDS
+    return said_112
+
+
+def test_the_fallback_says_112_in_every_language_before_any_helpline(menu_copy):
+    call = play(fallback(str(menu_copy.menus)).output)
+    said_112 = seconds_until_112(call)
     # Both languages, each in its own voice, one after the other, first thing.
     assert [h.language for h in call.heard[:2]] == ["fr-BE", "nl-BE"]
     assert set(said_112) == {"fr-BE", "nl-BE"} and max(said_112.values()) <= 15, said_112
@@ -82,11 +88,7 @@ def test_the_fallback_says_112_in_every_language_before_any_helpline(menu_copy):
 def test_the_shipped_fallback_says_112_in_both_languages_within_15_seconds_then_each_languages_lines():
     from ivr.menus.yamlfile import read
     call = play(fallback(str(ROOT / "menus.yaml")).output)
-    elapsed, said_112 = 0.0, {}
-    for h in call.heard:
-        if "1 1 2" in h.text:  # the moment its last digit has been said
-            said_112.setdefault(h.language, elapsed + text_seconds(h.text[:h.text.index("1 1 2") + 5]))
-        elapsed += text_seconds(h.text) + SENTENCE_GAP_SECONDS
+    said_112 = seconds_until_112(call)
     assert set(said_112) == {"fr-BE", "nl-BE"} and max(said_112.values()) <= 15, said_112
     french, dutch = heard_by_language(call)
     line = load(ROOT / "menus.yaml")
