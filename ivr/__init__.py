@@ -40,7 +40,7 @@ class ConfigError(RuntimeError):
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static route: the line serves only its recordings (ivr.web.media)
     app.request_class = WebhookRequest
     app.config.from_mapping(
         TWILIO_AUTH_TOKEN=os.environ.get("TWILIO_AUTH_TOKEN", ""),

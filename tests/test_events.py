@@ -3,7 +3,7 @@ metrics and the log line count. Each test is a scripted call on the test menu an
 import datetime
 
 import pytest
-from flask import g
+from flask import request
 
 from ivr import create_app
 from ivr.call.events import (
@@ -42,8 +42,8 @@ def line_reporting(**config):
     reported = []
 
     @app.after_request
-    def keep(response):  # what ivr.web hands to ivr.ops on g
-        reported.append(g.reply.events if g.get("reply") is not None else None)
+    def keep(response):  # what ivr.web hands to ivr.ops on the request
+        reported.append(request.reply.events if request.reply is not None else None)
         return response
     return app, reported
 

@@ -87,7 +87,7 @@ def webhook_words(**words: str | None) -> str:
     return _json(words)[1:-1]
 
 
-def write_webhook_line(call: str | None, words: str, status: int, ms: float) -> None:
+def write_webhook_line(call: str | None, words: str, status: int, seconds: float) -> None:
     """One JSON line on stdout for one webhook, written and flushed at once (a worker may be killed
     at any moment; a line left in a buffer is lost). Written directly rather than through
     `logging`: its records, handlers and formatter cost more than the rest of the webhook's
@@ -102,7 +102,7 @@ def write_webhook_line(call: str | None, words: str, status: int, ms: float) -> 
         stamp = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
     out = sys.stdout
     out.write(f'{{"time":"{stamp[1]}.{int(now * 1000) % 1000:03d}Z","call":{_json(call)},{words},'
-              f'"status":{int(status)},"ms":{float(ms)!r}}}\n')
+              f'"status":{int(status)},"ms":{seconds * 1000:.1f}}}\n')
     out.flush()
 
 

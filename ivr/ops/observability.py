@@ -1,7 +1,7 @@
 """What operators see: /healthz, /metrics, and one JSON log line per webhook.
 
 `init_app` hooks in after every request: it times the webhook and counts in the metrics and
-logs what the flow reported (the events of the Reply that `ivr.web.views` hands over on `g`,
+logs what the flow reported (the events of the Reply that `ivr.web.views` hands over on the request,
 with the Webhook's step and key). It never works out again from the request what the flow
 decided, and never imports the web layer. Nothing here can change what the caller hears: any
 failure while recording is itself logged and the answer goes out unchanged.
@@ -14,7 +14,7 @@ import logging
 import os
 import time
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from ..call import events as ev
 from . import logs, metrics
@@ -68,20 +68,19 @@ def _record(response: Response) -> Response:
     if req.blueprint in ("observability", "media"):  # not webhooks: health, scrapes, audio files
         return response
     try:
-        _count_and_log(current_app._get_current_object(), req, g._get_current_object(), response.status_code)
+        _count_and_log(current_app._get_current_object(), req, response.status_code)
     except Exception:  # counting must never cost the caller their answer
         log.exception("could not record a webhook at %s", req.path)
     return response
 
 
-def _count_and_log(app: Flask, req, request_globals, status: int) -> None:
-    """What the web layer handed over on `g` (ivr.web.views): the Webhook, read once the request
-    was known to be Twilio's, and the Reply whose events say what happened to the caller."""
+def _count_and_log(app: Flask, req, status: int) -> None:
+    """What the web layer handed over on the request (ivr.web.views): the Webhook, read once the
+    request was known to be Twilio's, and the Reply whose events say what happened to the caller."""
     seconds = time.perf_counter() - req.started
     if app.config["QUEUE_TIME"]:
         seconds += req.queued_seconds()
-    webhook = request_globals.get("webhook")
-    reply = request_globals.get("reply")
+    webhook, reply = req.webhook, req.reply
     if webhook is not None:
         step, key = webhook.step, webhook.key_pressed
     else:  # refused before it was read (403, 413) or not routed (404, 405): the route's step, if any
@@ -97,7 +96,7 @@ def _count_and_log(app: Flask, req, request_globals, status: int) -> None:
     if app.config["WEBHOOK_LOG"]:
         params = req.params if status < 400 else {}  # a refused body (413) is never parsed again
         call = logs.call_id(app.extensions["ivr_call_id_key"], params.get("CallSid", ""))
-        logs.write_webhook_line(call, _words(step, language, key, outcome), status, round(seconds * 1000, 1))
+        logs.write_webhook_line(call, _words(step, language, key, outcome), status, seconds)
 
 
 # Every member is a closed word (a step, a language code, a key, an outcome): few combinations,

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus, unquote_to_bytes
 
 from flask import Request
+
+if TYPE_CHECKING:
+    from ..call.flow import Reply
+    from .webhook import Webhook
 
 
 class WebhookRequest(Request):
@@ -21,6 +26,10 @@ class WebhookRequest(Request):
 
     form_pairs: list[tuple[str, str]] | None = None  # the body's parameters in order, when read here
     _params: dict[str, str] | None = None
+    # What ivr.web.views hands to ivr.ops.observability: the Webhook read from this request once it
+    # was known to be Twilio's, and the flow's Reply the caller got (its events say what happened).
+    webhook: Webhook | None = None
+    reply: Reply | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

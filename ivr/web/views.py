@@ -4,16 +4,16 @@ Every request must carry a valid X-Twilio-Signature. The call's state travels in
 `step_url`), so any worker on any host can answer any step. Whatever a request holds, a caller
 gets TwiML, never a 5xx: malformed state puts them back on a menu, an exception is apologised for.
 
-What the web layer hands to ivr.ops.observability, on Flask's `g`: `g.webhook` (the Webhook read
-from a request known to be Twilio's) and `g.reply` (the flow's Reply, whose events say what
-happened to the caller). Nothing else.
+What the web layer hands to ivr.ops.observability, on the request (ivr.web.request): its
+`webhook` (the Webhook read once the request was known to be Twilio's) and its `reply` (the
+flow's Reply, whose events say what happened to the caller). Nothing else.
 """
 from __future__ import annotations
 
 import logging
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, g, request
+from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -80,8 +80,9 @@ def answer(**route) -> Response:
     """Every webhook's view: the answer `decide` gives, or the one an identical request got this
     minute (ivr.web.answers, keyed on the Webhook). The route's step and language are read into
     the Webhook with the rest, so nothing else of the request is passed on."""
-    webhook = g.webhook  # read by check_signature, once the request was known to be Twilio's
+    req = request._get_current_object()
     app = current_app._get_current_object()
+    webhook = req.webhook = twilios_webhook(req, app.config)  # or 403: nothing is read before
     line = app.extensions["ivr"].serving()  # read once: a reload mid-request cannot mix two menus
     kept_answers = answers.answers_for(app.extensions, line)
     kept = kept_answers.get(webhook)
@@ -99,7 +100,7 @@ def answer(**route) -> Response:
                 reply = flow.transfer_not_attempted(line, reply.next, webhook.minute)
         body = kept_answers.twiml(reply, step_url, caller_id, media_url, webhook.origin)
         kept = kept_answers.keep(webhook, reply, body)
-    g.reply = kept.reply  # for ivr.ops.observability: what happened to the caller, counted and logged
+    req.reply = kept.reply  # for ivr.ops.observability: what happened to the caller, counted and logged
     return Response(kept.body, content_type=TWIML_TYPE)
 
 
@@ -112,22 +113,21 @@ def _caller_id(configured: str | None, to: str) -> str | None:
     return None if line_number and is_toll_free(line_number) else line_number
 
 
-def _url_as_requested(req) -> str:
-    """The URL exactly as Twilio asked for it (and signed it): request.url would un-escape
-    %2A and the like, so the path and query are taken raw from the server when it gives them."""
+def _path_as_requested(req) -> str:
+    """The path and query exactly as Twilio asked for them (and signed them): request.url would
+    un-escape %2A and the like, so they are taken raw from the server when it gives them."""
     environ = req.environ
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
     if not raw.startswith("/"):
         raw = quote(req.script_root + req.path)
         if req.query_string:
             raw += "?" + req.query_string.decode("latin-1")
-    return f"{req.scheme}://{req.host}{raw}"
+    return raw
 
 
-@bp.before_request
-def check_signature():
-    req = request._get_current_object()
-    config = current_app.config
+def twilios_webhook(req, config) -> Webhook:
+    """The request read as a Webhook, once known to be Twilio's: any other is refused (403; a body
+    over MAX_CONTENT_LENGTH, 413)."""
     # Read the body first, whatever the route or mode: one over MAX_CONTENT_LENGTH is refused with
     # 413. A form body is read by parsing it (ivr.web.request), and get_data then finds it kept.
     req.max_content_length = config["MAX_CONTENT_LENGTH"]  # what Flask would look up in current_app
@@ -137,8 +137,7 @@ def check_signature():
         # Local development only: never answer the network without signatures.
         if req.remote_addr not in ("127.0.0.1", "::1"):
             abort(403)
-        g.webhook = _read(req, params)
-        return None
+        return _read(req, params, f"{req.scheme}://{req.host}", config)
     environ = req.environ
     signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")  # X-Twilio-Signature, without werkzeug's Headers
     # A Webhook Rule of the account signs with one of its SharedKeys and says so in this header
@@ -156,22 +155,22 @@ def check_signature():
     signed = len(req.parameters()) == len(params)
     if signed:
         try:
-            url = _url_as_requested(req)
+            site = f"{req.scheme}://{req.host}"  # as the proxies in front say (ProxyFix), when trusted
+            url = site + _path_as_requested(req)
             signed = any(is_from_twilio(key, url, params, signature, algorithm) for key in keys)
         except Exception:  # a URL rebuilt from a forged Host or X-Forwarded-* the validator cannot parse
             signed = False
     if not signed:
         log.warning("refused a webhook without a valid Twilio signature: %s %s", req.method, req.path)
         abort(403)
-    g.webhook = _read(req, params)
-    return None
+    return _read(req, params, site, config)
 
 
-def _read(req, params: dict) -> Webhook:
+def _read(req, params: dict, site: str, config) -> Webhook:
     view_args = req.view_args
     # The origin is in the Webhook: recordings' URLs name it (request.root_url cost ~8 us).
     return Webhook.read(view_args["step"], view_args.get("language"), req.query_string, params,
-                        f"{req.scheme}://{req.host}{req.script_root}", current_app.config["CLOCK"]())
+                        site + req.script_root, config["CLOCK"]())
 
 
 # One view for every webhook; the route names the step (observability labels by it, even for a
@@ -186,17 +185,18 @@ bp.add_url_rule("/voice/<language>/<any(node, key, dialed):step>", view_func=ans
 def technical_problem(error):
     if isinstance(error, HTTPException):
         return error
-    webhook = g.get("webhook")
+    req = request._get_current_object()
+    webhook = req.webhook
     if webhook is None:  # failed before the signature was known good: nothing to apologise to
         log.warning("refused a webhook that failed before its signature was checked: %s", request.path)
         return Response("forbidden\n", 403, mimetype="text/plain")
     # Never the request's form: it holds the caller's number.
     log.exception("webhook failed at %s", request.path)
-    g.reply = flow.Reply(events=(TechnicalProblem(None),))  # counted even if what follows fails
+    req.reply = flow.Reply(events=(TechnicalProblem(None),))  # counted even if what follows fails
     try:
         line = current_app.extensions["ivr"].serving()
         reply = flow.technical_problem(line, line.language(webhook.language), again=webhook.after_error)
-        g.reply = reply
+        req.reply = reply
         return Response(twiml.render(line, reply, step_url, None, media_url), content_type=TWIML_TYPE)
     except Exception:  # the menu model itself is unusable: still answer the caller
         log.exception("could not even apologise at %s", request.path)
