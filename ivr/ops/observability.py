@@ -65,7 +65,8 @@ def prometheus():
 
 def _record(response: Response) -> Response:
     req = request._get_current_object()  # once: each use of the proxy costs a context lookup
-    if req.blueprint in ("observability", "media"):  # not webhooks: health, scrapes, audio files
+    rule = req.url_rule  # (request.blueprint works this out again each time it is read)
+    if rule is not None and rule.endpoint.startswith(("observability.", "media.")):  # health, scrapes, audio
         return response
     try:
         _count_and_log(current_app._get_current_object(), req, response.status_code)
