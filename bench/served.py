@@ -1,6 +1,7 @@
 """Machine instructions per request in a real gunicorn worker, line and floor, counted by callgrind.
 
     .venv/bin/python bench/served.py            # needs valgrind (apt-get install valgrind); ~6 minutes
+    .venv/bin/python bench/served.py --no-valgrind   # the same servers and requests, uncounted
 
 `bench/instructions.py` counts the apps alone, in process. A served request also costs gunicorn's
 HTTP parsing, gevent's sockets and the WSGI plumbing, the same for both servers (about 630,000
@@ -46,7 +47,9 @@ def served_line():
     return create_app({"CLOCK": lambda: now, "RELOAD_SECONDS": 0})
 
 
-def count(app_spec: str, token: str, passes: int) -> float:
+def count(app_spec: str, token: str, passes: int, valgrind: bool = True) -> float | None:
+    """Instructions per request in `app_spec`'s worker; None without valgrind (every request
+    is still sent, and any answer but 200 stops the run)."""
     from twilio.request_validator import RequestValidator
 
     from ivr import create_app
@@ -62,9 +65,11 @@ def count(app_spec: str, token: str, passes: int) -> float:
                PYTHONPATH=str(ROOT / "bench"), PROMETHEUS_MULTIPROC_DIR=folder)
     procfile = _procfile_command()
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    command = ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={folder}/cg.%p",
-               str(gunicorn if gunicorn.exists() else procfile[0])] + procfile[1:-1] + [
+    command = [str(gunicorn if gunicorn.exists() else procfile[0])] + procfile[1:-1] + [
                app_spec, "--bind", f"127.0.0.1:{port}", "--timeout", "600"]
+    if valgrind:
+        command = ["valgrind", "--tool=callgrind", "--trace-children=yes",
+                   f"--callgrind-out-file={folder}/cg.%p"] + command
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
@@ -74,7 +79,7 @@ def count(app_spec: str, token: str, passes: int) -> float:
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"{app_spec} did not start under valgrind")
+                    raise SystemExit(f"{app_spec} did not start (see gunicorn.conf.py; under valgrind, give it time)")
                 time.sleep(1)
         url = f"http://127.0.0.1:{port}"
         # The bench's requests, recorded from an in-process line so the server's count is left alone.
@@ -101,6 +106,8 @@ def count(app_spec: str, token: str, passes: int) -> float:
                         raise SystemExit(f"{app_spec} answered {response.status} to {path}")
 
         send(3)  # warm-up: the line's kept answers filled, as a running worker's are
+        if not valgrind:
+            return None
         worker = _only_child(server.pid)
         subprocess.run(["callgrind_control", "-z", str(worker)], capture_output=True, check=True)
         send(passes)
@@ -123,8 +130,14 @@ def _only_child(pid: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--passes", type=int, default=20, help="measured passes over the requests (20)")
+    parser.add_argument("--no-valgrind", action="store_true", help="serve and send everything, count nothing")
     args = parser.parse_args()
     token = secrets.token_hex(16)
+    if args.no_valgrind:
+        for spec in ("served:served_line()", "ivr.bench.floor:create_floor()"):
+            count(spec, token, 0, valgrind=False)
+        print("line and floor: every request answered 200")
+        return
     line = count("served:served_line()", token, args.passes)
     floor = count("ivr.bench.floor:create_floor()", token, args.passes)
     print(f"line   {line:11,.0f} instructions per request in a gunicorn worker")

@@ -78,3 +78,12 @@ def test_the_instruction_count_workload_answers_every_request():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "every request answered 200" in out.stdout and re.search(r"^requests [1-9]\d*$", out.stderr, re.M)
+
+
+def test_the_served_count_starts_both_servers_and_every_request_is_answered():
+    """bench/served.py, without valgrind: the line (fixed clock, no watcher) and the floor under the
+    Procfile's gunicorn settings, sent the bench's signed requests; any answer but 200 stops it."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "served.py"), "--no-valgrind"],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert "line and floor: every request answered 200" in out.stdout
