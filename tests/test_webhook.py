@@ -263,3 +263,16 @@ def test_a_repeated_parameter_is_refused_even_when_signed(client):
     response = client.post("/voice/language/key", data=form, base_url=PUBLIC_URL,
                            headers={"X-Twilio-Signature": signature})
     assert response.status_code == 403
+
+
+def test_every_webhook_route_refuses_an_unsigned_request(app):
+    """The signature is checked by the webhook view itself (views.twilios_webhook), not by a hook
+    around the blueprint: a route added later must go through it too."""
+    client = app.test_client()
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("voice.")]
+    assert len(rules) >= 4
+    for rule in rules:
+        path = rule.rule.replace("<language>", "fr").replace("<any(node, key, dialed):step>", "key")
+        assert "<" not in path, f"a route this test does not know how to fill: {rule.rule}"
+        response = client.post(path, data=dict(twilio_params(), Digits="1"), base_url=PUBLIC_URL)
+        assert response.status_code == 403, (rule.rule, response.status_code)
