@@ -274,5 +274,7 @@ def test_every_webhook_route_refuses_an_unsigned_request(app):
     for rule in rules:
         path = rule.rule.replace("<language>", "fr").replace("<any(node, key, dialed):step>", "key")
         assert "<" not in path, f"a route this test does not know how to fill: {rule.rule}"
-        response = client.post(path, data=dict(twilio_params(), Digits="1"), base_url=PUBLIC_URL)
-        assert response.status_code == 403, (rule.rule, response.status_code)
+        for method in rule.methods - {"HEAD"}:  # POST, and OPTIONS, which Flask would answer itself
+            response = client.open(path, method=method, data=dict(twilio_params(), Digits="1"), base_url=PUBLIC_URL)
+            assert response.status_code == 403, (method, rule.rule, response.status_code)
+    assert client.options("/voice", base_url=PUBLIC_URL).status_code == 403

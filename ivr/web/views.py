@@ -174,11 +174,13 @@ def _read(req, params: dict, site: str, config) -> Webhook:
 
 
 # One view for every webhook; the route names the step (observability labels by it, even for a
-# request refused before the view runs).
-bp.add_url_rule("/voice", view_func=answer, methods=["POST"], defaults={"step": "incoming"})
-bp.add_url_rule("/voice/language", view_func=answer, methods=["POST"], defaults={"step": "language"})
-bp.add_url_rule("/voice/language/key", view_func=answer, methods=["POST"], defaults={"step": "language_key"})
-bp.add_url_rule("/voice/<language>/<any(node, key, dialed):step>", view_func=answer, methods=["POST"])
+# request the view refuses). OPTIONS is routed to the view too, where its missing signature gets
+# 403: Flask would otherwise answer it itself, 200, with no check at all.
+WEBHOOK_METHODS = ["POST", "OPTIONS"]
+bp.add_url_rule("/voice", view_func=answer, methods=WEBHOOK_METHODS, defaults={"step": "incoming"})
+bp.add_url_rule("/voice/language", view_func=answer, methods=WEBHOOK_METHODS, defaults={"step": "language"})
+bp.add_url_rule("/voice/language/key", view_func=answer, methods=WEBHOOK_METHODS, defaults={"step": "language_key"})
+bp.add_url_rule("/voice/<language>/<any(node, key, dialed):step>", view_func=answer, methods=WEBHOOK_METHODS)
 
 
 @bp.errorhandler(Exception)
