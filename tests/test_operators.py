@@ -231,8 +231,12 @@ def test_a_closed_app_stops_watching_the_files(menu_copy, phone):
     call(FlaskTransport(client), PUBLIC_URL, TOKEN)  # the first request starts the watcher
     assert os_threads() == before + 1
     live = app.extensions["ivr"]
-    assert live.close() is True
-    assert os_threads() == before  # close() waited for it
+    assert live.close() is True  # close() waited for the watcher to finish its last check
+    # Its last step releases the lock close() waits on; the OS thread then ends a moment later.
+    deadline = time.monotonic() + 2
+    while os_threads() != before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert os_threads() == before
     version = live.line.version
     menu_copy.replace('say: "Pour la ligne de bureau"', 'say: "Pour le bureau"')
     bump_mtime(menu_copy.menus)
