@@ -133,11 +133,12 @@ def twilios_webhook(req, config) -> Webhook:
     req.max_content_length = config["MAX_CONTENT_LENGTH"]  # what Flask would look up in current_app
     params = req.params  # the body parsed here, where one over the limit is refused
     req.get_data(cache=True)
+    site = f"{req.scheme}://{req.host}"  # as the proxies in front say (ProxyFix), when trusted
     if config.get("ALLOW_UNSIGNED"):
         # Local development only: never answer the network without signatures.
         if req.remote_addr not in ("127.0.0.1", "::1"):
             abort(403)
-        return _read(req, params, f"{req.scheme}://{req.host}", config)
+        return _read(req, params, site, config)
     environ = req.environ
     signature = environ.get("HTTP_X_TWILIO_SIGNATURE", "")  # X-Twilio-Signature, without werkzeug's Headers
     # A Webhook Rule of the account signs with one of its SharedKeys and says so in this header
@@ -155,7 +156,6 @@ def twilios_webhook(req, config) -> Webhook:
     signed = len(req.parameters()) == len(params)
     if signed:
         try:
-            site = f"{req.scheme}://{req.host}"  # as the proxies in front say (ProxyFix), when trusted
             url = site + _path_as_requested(req)
             signed = any(is_from_twilio(key, url, params, signature, algorithm) for key in keys)
         except Exception:  # a URL rebuilt from a forged Host or X-Forwarded-* the validator cannot parse
