@@ -153,12 +153,23 @@ class _ToProxy(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=HOST)
 
 
+def shipped_settings() -> dict:
+    """The settings deploy/helpline.env gives (those it leaves empty, the token, are RealLine's)."""
+    settings = {}
+    for line in (ROOT / "deploy" / "helpline.env").read_text().splitlines():
+        name, _, value = line.partition("=")
+        if value.strip() and not line.startswith("#"):
+            settings[name.strip()] = value.strip()
+    assert settings["IVR_PUBLIC_URL"] == PUBLIC_URL and settings["IVR_PROXY_SETS_REQUEST_START"] == "1", settings
+    return settings
+
+
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory):
     """The line configured as deploy/helpline.env says, and nginx in front of it."""
     folder = tmp_path_factory.mktemp("proxied")
     nginx()  # before starting anything: says to install it
-    line = RealLine(folder, env={"IVR_PUBLIC_URL": PUBLIC_URL, "IVR_PROXY_SETS_REQUEST_START": "1"})
+    line = RealLine(folder, env=shipped_settings())
     try:
         proxy = Proxy(folder / "nginx", line.port)
     except BaseException:

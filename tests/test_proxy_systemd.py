@@ -2,16 +2,24 @@
 settings file deploy/helpline.env: what can be checked without booting systemd here."""
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
+from twilio.request_validator import RequestValidator
 
 from ivr import ROOT
-from real_line import procfile_command
+from ivr.testers.phone import twilio_params
+from real_line import TOKEN, free_port, procfile_command
 
 UNIT = ROOT / "deploy" / "helpline.service"
 SETTINGS = ROOT / "deploy" / "helpline.env"
@@ -103,3 +111,85 @@ def test_systemd_finds_nothing_to_say_about_the_unit(tmp_path):
     # It would say so of a mistake: the check above can fail.
     mistaken = verify(UNIT.read_text().replace("Restart=on-failure", "Restart=sometimes"), tmp_path)
     assert "Restart" in mistaken.stderr or "restart" in mistaken.stderr
+
+
+# -- the unit's command, run as systemd would run it -----------------------------------------------
+
+def started_as_systemd_would(folder: Path, token: str) -> tuple[subprocess.Popen, int, socket.socket]:
+    """ExecStart in WorkingDirectory (this checkout for /opt/helpline), with the unit's environment
+    and deploy/helpline.env (its token filled in), a free port for 8000, /run/helpline under
+    `folder`, and NOTIFY_SOCKET where systemd would listen for READY=1 (Type=notify)."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_", "PROMETHEUS_", "GUNICORN_"))}
+    for name, value in environment().items():
+        environ[name] = (value.replace("8000", str(port)).replace("/run/helpline", str(folder / "run" / "helpline")))
+    environ["TWILIO_AUTH_TOKEN"] = token
+    (folder / "run" / "helpline").mkdir(parents=True)  # RuntimeDirectory=, made by systemd
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(folder / "notify"))
+    notify.settimeout(30)
+    environ["NOTIFY_SOCKET"] = str(folder / "notify")
+    command = shlex.split(service()["ExecStart"][0].replace(INSTALLED_AT, str(ROOT)))
+    log = open(folder / "journal", "w+")
+    process = subprocess.Popen(command, cwd=service()["WorkingDirectory"][0].replace(INSTALLED_AT, str(ROOT)),
+                               env=environ, stdout=log, stderr=log)
+    return process, port, notify
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket listening on `port` (IPv4, from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_the_units_command_tells_systemd_it_is_ready_and_serves_loopback_only(tmp_path):
+    process, port, notify = started_as_systemd_would(tmp_path, TOKEN)
+    try:
+        message = notify.recv(4096).decode()
+        assert "READY=1" in message, message
+        # Ready means ready: the menus are loaded and it answers, at once.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+        assert listening_addresses(port) == {"127.0.0.1"}
+        # A webhook signed for the public URL of deploy/helpline.env, as nginx passes it on.
+        public = environment()["IVR_PUBLIC_URL"]
+        params = twilio_params()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/voice", data=urllib.parse.urlencode(params).encode(),
+            headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(public + "/voice", params),
+                     "Host": urllib.parse.urlsplit(public).netloc, "X-Forwarded-Proto": "https"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200 and b"<Response>" in response.read()
+        metrics = tmp_path / "run" / "helpline" / "metrics"
+        deadline = time.monotonic() + 5  # a worker adds its counts there once a second
+        while not os.listdir(metrics) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert os.listdir(metrics)  # the workers count on the unit's tmpfs
+        # systemctl stop: SIGTERM to the main process (KillMode=mixed), done within TimeoutStopSec.
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(int(service()["TimeoutStopSec"][0])) == 0
+    finally:
+        notify.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_as_shipped_without_its_token_the_unit_fails_to_start_and_is_never_ready(tmp_path):
+    process, _, notify = started_as_systemd_would(tmp_path, "")
+    try:
+        assert process.wait(30) != 0
+        notify.settimeout(0.1)
+        with pytest.raises(socket.timeout):
+            notify.recv(4096)
+        assert "TWILIO_AUTH_TOKEN is not set" in (tmp_path / "journal").read_text()
+    finally:
+        notify.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
