@@ -42,6 +42,16 @@ def test_a_request_signed_for_another_url_is_refused_whatever_its_host(line, sig
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize("configured, signed_for", [
+    ("https://line.example.org:443", "https://line.example.org"),
+    ("https://line.example.org", "https://line.example.org:443"),
+])
+def test_the_standard_port_written_or_not_is_the_same_url(make_app, configured, signed_for):
+    # Twilio's signing has varied there; twilio-python's validator accepts either form.
+    line = make_app({**SETTINGS, "PUBLIC_URL": configured}).test_client()
+    is_menu_twiml(signed_post(line, "/voice", twilio_params(), url=signed_for + "/voice"))
+
+
 def test_forwarded_headers_cannot_name_another_url_either(make_app):
     # Even where the operator said the proxy sets X-Forwarded-Host: the public URL wins.
     line = make_app({**SETTINGS, "PUBLIC_URL": PUBLIC_URL, "PROXY_SETS_HOST": True}).test_client()
