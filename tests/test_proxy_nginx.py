@@ -236,6 +236,9 @@ def test_the_queue_time_nginx_sets_reaches_the_metrics(proxied):
     try:
         waiting = threading.Thread(target=lambda: answered.update(status=proxied.webhook("/voice", twilio_params())[0]))
         waiting.start()
+        deadline = time.monotonic() + 10
+        while connections_to(line.port) == 0 and time.monotonic() < deadline:  # nginx has passed it on
+            time.sleep(0.01)
         time.sleep(1.5)
     finally:
         for pid in workers:
