@@ -222,7 +222,7 @@ def _run(folder: Path, calls: int, seconds: float, workers: int, edit_every: flo
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, TWILIO_AUTH_TOKEN=TOKEN, IVR_METRICS_TOKEN=METRICS_TOKEN,
-               IVR_MENUS=str(menus), IVR_PROMPTS=str(folder / "prompts"), IVR_TRUSTED_PROXIES="0",
+               IVR_MENUS=str(menus), IVR_PROMPTS=str(folder / "prompts"), IVR_TRUSTED_PROXIES="0", IVR_PUBLIC_URL=base,
                WEB_CONCURRENCY=str(workers), PROMETHEUS_MULTIPROC_DIR=str(folder / "metrics"),
                # each worker looks for edits twice as often as they come, so it sees both kinds
                IVR_RELOAD_SECONDS=str(edit_every / 2))

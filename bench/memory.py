@@ -54,7 +54,7 @@ def main() -> None:
     if args.workers:
         return workers(os.environ.get("IVR_MENUS", str(ROOT / "menus.yaml")), os.environ.get("IVR_PROMPTS"),
                        folder, args.reload)
-    os.environ.update(TWILIO_AUTH_TOKEN="memory-bench", IVR_RELOAD_SECONDS="0",
+    os.environ.update(TWILIO_AUTH_TOKEN="memory-bench", IVR_RELOAD_SECONDS="0", IVR_PUBLIC_URL="http://127.0.0.1",
                       PROMETHEUS_MULTIPROC_DIR=folder)
 
     print(f"{'python started':<28} {rss_mb():6.1f} MB")

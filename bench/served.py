@@ -62,7 +62,7 @@ def count(app_spec: str, token: str, passes: int, valgrind: bool = True) -> floa
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
     env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts, PYTHONHASHSEED="0",
                IVR_TRANSFER_CALLER_ID=phone.TRANSFER_CALLER_ID, WEB_CONCURRENCY="1",
-               PYTHONPATH=str(ROOT / "bench"), PROMETHEUS_MULTIPROC_DIR=folder)
+               PYTHONPATH=str(ROOT / "bench"), PROMETHEUS_MULTIPROC_DIR=folder, IVR_PUBLIC_URL=f"http://127.0.0.1:{port}")
     procfile = _procfile_command()
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn if gunicorn.exists() else procfile[0])] + procfile[1:-1] + [

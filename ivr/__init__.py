@@ -27,7 +27,7 @@ from .menus.model import BRUSSELS
 from .menus.numbers import to_e164
 from .ops import observability
 from .web import media, views
-from .web.request import WebhookRequest
+from .web.request import ServedAt, WebhookRequest, public_url
 
 ROOT = Path(__file__).resolve().parent.parent
 MENUS_FILE = ROOT / "menus.yaml"  # IVR_MENUS and IVR_PROMPTS name others, for the app and every command
@@ -54,6 +54,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Off, only the scheme is taken from them: a client could otherwise name any host of the
         # same Twilio account there and replay a request signed for another line's URL.
         PROXY_SETS_HOST=os.environ.get("IVR_PROXY_SETS_HOST", "") == "1",
+        # The one address Twilio calls (https://line.example.org): every signature is checked
+        # against it, whatever Host or X-Forwarded-* a request names (docs/operations.md).
+        PUBLIC_URL=os.environ.get("IVR_PUBLIC_URL", ""),
+        # "1": the proxy in front sets X-Request-Start (overwriting a client's), so the time a
+        # webhook waited there is part of its latency. Off, the header is never read.
+        QUEUE_TIME=os.environ.get("IVR_PROXY_SETS_REQUEST_START", "") == "1",
         # Secrets of Twilio SharedKeys (Webhook Rules, X-Twilio-Webhooks-Signature-Settings),
         # separated by commas (two while a key is rotated).
         WEBHOOK_SHARED_KEYS=os.environ.get("IVR_WEBHOOK_SHARED_KEYS", ""),
@@ -73,6 +79,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         line = load_apart(app.config["MENUS"], app.config["PROMPTS"])
     except MenuError as e:
         raise ConfigError(str(e)) from None
+    if test_config is None and not app.config["ALLOW_UNSIGNED"] and not app.config["PUBLIC_URL"] \
+            and not app.config["PROXY_SETS_HOST"]:
+        # Configured from the environment alone, as gunicorn and `ivr serve` build it: it answers
+        # the network, where a Host header would let a request signed for another URL through.
+        # (A program that passes its own settings, a test or a tester's tool, may leave it out:
+        # the Host it sends is then the URL checked.) Said after the menus, whose errors come first.
+        raise ConfigError("IVR_PUBLIC_URL is not set: set it to the address Twilio calls, such as "
+                          "IVR_PUBLIC_URL=https://line.example.org, since every signature is checked against it.")
     for number, code in app.config["LANGUAGE_BY_NUMBER"].items():
         if line.language(code) is None:
             raise ConfigError(f"IVR_LANGUAGE_BY_NUMBER maps a number to '{code}', which menus.yaml does not offer")
@@ -88,6 +102,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         recording.enable(app)
     observability.init_app(app)
 
+    if app.config["PUBLIC_URL"]:
+        # Wrapped before ProxyFix, so it runs after it: what ProxyFix read from the proxies'
+        # X-Forwarded-Proto/-Host/-Port is replaced by the public URL's scheme and host.
+        app.wsgi_app = ServedAt(app.wsgi_app, app.config["PUBLIC_URL"])
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies and not app.config["ALLOW_UNSIGNED"]:
         # Behind a TLS-terminating proxy Twilio signs the public https:// URL; rebuild it. The host
@@ -120,11 +138,19 @@ def _check_config(app: Flask) -> None:
             raise ConfigError(f"IVR_TRANSFER_CALLER_ID={caller_id!r} is not a valid phone number (use +32...)")
         config["TRANSFER_CALLER_ID"] = e164
     config["LANGUAGE_BY_NUMBER"] = _language_by_number(config["LANGUAGE_BY_NUMBER"])
+    if config["PUBLIC_URL"]:
+        try:
+            config["PUBLIC_URL"] = public_url(config["PUBLIC_URL"])
+        except ValueError as e:
+            raise ConfigError(f"IVR_PUBLIC_URL={config['PUBLIC_URL']!r} {e}") from None
     try:
         if int(config["TRUSTED_PROXIES"]) < 0:
             raise ValueError
     except ValueError:
         raise ConfigError("IVR_TRUSTED_PROXIES should be 0 (no proxy) or the number of proxies in front") from None
+    if config["QUEUE_TIME"] and int(config["TRUSTED_PROXIES"]) == 0:
+        raise ConfigError("IVR_PROXY_SETS_REQUEST_START=1 says a proxy sets X-Request-Start, but IVR_TRUSTED_PROXIES=0 "
+                          "says there is none: unset one of them.")
 
 
 def _language_by_number(value) -> dict[str, str]:

@@ -46,10 +46,11 @@ class RealLine:
         shutil.copy(ROOT / "menus.yaml", self.menus)
         shutil.copytree(ROOT / "prompts", self.prompts)
         self.metrics_folder = folder / "metrics"
-        environ = dict(os.environ, TWILIO_AUTH_TOKEN=TOKEN, IVR_METRICS_TOKEN=METRICS_TOKEN,
+        environ = dict(os.environ, TWILIO_AUTH_TOKEN=TOKEN, IVR_METRICS_TOKEN=METRICS_TOKEN, IVR_PUBLIC_URL=self.url(""),
                        IVR_MENUS=str(self.menus), IVR_PROMPTS=str(self.prompts),
                        IVR_RELOAD_SECONDS=str(reload_seconds), PROMETHEUS_MULTIPROC_DIR=str(self.metrics_folder),
-                       WEB_CONCURRENCY="2", **(env or {}))
+                       WEB_CONCURRENCY="2")
+        environ.update(env or {})  # may replace any of the above (IVR_PUBLIC_URL behind a proxy)
         environ.pop("IVR_ALLOW_UNSIGNED", None)
         self.stdout = open(folder / "stdout", "w+")
         self.stderr = open(folder / "stderr", "w+")

@@ -60,6 +60,7 @@ class Server:
         command += ["--bind", f"127.0.0.1:{self.port}"]
         # gunicorn's log goes to a file: a pipe nobody reads would stall the server once full.
         self.log = tempfile.TemporaryFile(mode="w+")
+        env = {**env, "IVR_PUBLIC_URL": self.url}  # the address its requests are signed for
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                         stderr=self.log, text=True)
 

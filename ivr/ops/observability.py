@@ -15,20 +15,27 @@ import os
 import time
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from prometheus_client import Counter
 
 from ..call import events as ev
 from . import logs, metrics
 
 log = logging.getLogger(__name__)
 bp = Blueprint("observability", __name__)
+# Defined with the others' settings (metrics is imported first: under gunicorn it has set up the
+# workers' files). Reasons: "unreadable", "future", "too_long" (ivr.web.request.queued_seconds).
+REQUEST_START_IGNORED = Counter("ivr_request_start_ignored", "X-Request-Start values of signed webhooks that "
+                                "could not be a wait (not a time, in the future, too long), left out of the latency",
+                                ["reason"])
 
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("METRICS_TOKEN", os.environ.get("IVR_METRICS_TOKEN", ""))
     app.config.setdefault("WEBHOOK_LOG", True)  # off only for the testers' in-process tools
-    # X-Request-Start (the time a request waited in front of the app) is believed only from a
-    # proxy: a client facing the app directly could write any time there.
-    app.config.setdefault("QUEUE_TIME", str(app.config.get("TRUSTED_PROXIES", "1")) not in ("", "0"))
+    # X-Request-Start (the time a request waited in front of the app) is read only where the
+    # operator says a proxy sets it (IVR_PROXY_SETS_REQUEST_START=1), and only on a request whose
+    # signature checked: anyone else could write any time there.
+    app.config.setdefault("QUEUE_TIME", False)
     app.extensions["ivr_call_id_key"] = logs.call_id_key(app.config.get("TWILIO_AUTH_TOKEN", ""))
     logs.setup_error_log()
     app.register_blueprint(bp)
@@ -79,15 +86,19 @@ def _count_and_log(app: Flask, req, status: int) -> None:
     """What the web layer handed over on the request (ivr.web.views): the Webhook, read once the
     request was known to be Twilio's, and the Reply whose events say what happened to the caller."""
     seconds = time.perf_counter() - req.started
-    if app.config["QUEUE_TIME"]:
-        seconds += req.queued_seconds()
     webhook, reply = req.webhook, req.reply
+    ignored = None
+    if webhook is not None and app.config["QUEUE_TIME"]:  # Twilio's, through the declared proxy
+        queued, ignored = req.queued_seconds()
+        seconds += queued
     if webhook is not None:
         step, key = webhook.step, webhook.key_pressed
     else:  # refused before it was read (403, 413) or not routed (404, 405): the route's step, if any
         step = (req.view_args or {}).get("step", "unknown")
         key = "" if step in ("key", "language_key") else None
     counts = [(metrics.WEBHOOKS, (step, str(status)))]
+    if ignored is not None:
+        counts.append((REQUEST_START_IGNORED, (ignored,)))
     if reply is not None and status < 400:
         outcome, language = _count(counts, step, reply.events)
     else:

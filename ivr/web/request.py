@@ -8,16 +8,24 @@ without a Content-Length or over MAX_CONTENT_LENGTH (which werkzeug refuses with
 """
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_plus, unquote_to_bytes
+from urllib.parse import unquote_plus, unquote_to_bytes, urlsplit
 
 from flask import Request
 
 if TYPE_CHECKING:
     from ..call.flow import Reply
     from .webhook import Webhook
+
+
+# X-Request-Start: a start up to this long after the app saw the request is clocks a little apart
+# (read as no wait); a wait longer than QUEUE_LIMIT_SECONDS is no webhook's (Twilio gives up at
+# 15 s): both are ignored, and counted (ivr_request_start_ignored_total).
+CLOCK_SKEW_SECONDS = 1.0
+QUEUE_LIMIT_SECONDS = 60.0
 
 
 class WebhookRequest(Request):
@@ -36,29 +44,36 @@ class WebhookRequest(Request):
         self.started = time.perf_counter()  # for the webhook's latency (ivr.ops.observability)
         self.arrived = time.time()  # the same moment on the wall clock, to compare with X-Request-Start
 
-    def queued_seconds(self) -> float:
-        """How long the request waited before the app saw it, where the platform says so:
-        X-Request-Start, set by Heroku's router (milliseconds since 1970) and by nginx when
-        configured (`t=${msec}`: seconds, with a decimal point); microseconds are read too.
-        0 without the header, for a value that is not a time, or one more than an hour off."""
+    def queued_seconds(self) -> tuple[float, str | None]:
+        """How long the request waited before the app saw it, as the proxy in front says in
+        X-Request-Start: Heroku's router (milliseconds since 1970), nginx's `t=${msec}` (seconds,
+        with a decimal point), or microseconds. Returns (seconds, None), or (0, why) for a value
+        that cannot be a wait: "unreadable" (not a time), "future" (over a second after the app
+        saw the request: clocks apart) or "too_long" (over QUEUE_LIMIT_SECONDS, four times what
+        Twilio waits for an answer). (0, None) without the header or for a start a little after
+        arrival (clocks a little apart). The caller decides whether the header can be believed."""
         value = self.environ.get("HTTP_X_REQUEST_START", "")
         if not value:
-            return 0.0
+            return 0.0, None
         value = value.strip()
         if value[:2] in ("t=", "T="):
             value = value[2:]
         try:
             start = float(value)
         except ValueError:
-            return 0.0
+            return 0.0, "unreadable"
+        if not math.isfinite(start) or start <= 0:
+            return 0.0, "unreadable"
         if start > 1e14:
             start /= 1e6
         elif start > 1e11:
             start /= 1e3
         waited = self.arrived - start
-        if not 0.0 <= waited <= 3600.0:  # clocks a little apart give a small negative wait: none
-            return 0.0
-        return waited
+        if waited < -CLOCK_SKEW_SECONDS:
+            return 0.0, "future"
+        if waited > QUEUE_LIMIT_SECONDS:
+            return 0.0, "too_long"
+        return max(waited, 0.0), None
 
     @property
     def params(self) -> dict[str, str]:
@@ -136,3 +151,39 @@ _ESCAPED_SEPARATOR = re.compile("%(26|3[dD])")
 
 def _decoded(text: str) -> str:
     return unquote_plus(text, errors="strict") if "%" in text or "+" in text else text
+
+
+def public_url(value: str) -> str:
+    """IVR_PUBLIC_URL as the line uses it: scheme://host[:port], lower case, no final "/".
+    ValueError, with the rest of a sentence, for anything else."""
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # ValueError for a port that is not a number
+    except ValueError:
+        parts = port = None
+    if parts is None or parts.scheme.lower() not in ("https", "http") or not parts.hostname:
+        raise ValueError("is not an address Twilio can call: write it as https://line.example.org")
+    if parts.username is not None or parts.password is not None or parts.path not in ("", "/") \
+            or parts.query or parts.fragment:
+        raise ValueError("should be the scheme and host alone, such as https://line.example.org: "
+                         "the line is served at the root of its host")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
+
+
+class ServedAt:
+    """WSGI middleware: every request is read as addressed to the line's one public URL
+    (IVR_PUBLIC_URL), so the URL a signature is checked against (ivr.web.views) is that one,
+    whatever Host or X-Forwarded-* headers a client sent. A request Twilio signed for another
+    host, port or scheme (another line of the same account) then fails its check: 403."""
+
+    def __init__(self, app, url: str):
+        self.app = app
+        parts = urlsplit(url)
+        self.scheme, self.host = parts.scheme, parts.netloc
+
+    def __call__(self, environ, start_response):
+        environ["wsgi.url_scheme"] = self.scheme
+        environ["HTTP_HOST"] = self.host
+        return self.app(environ, start_response)

@@ -7,12 +7,13 @@ between (Twilio's "Secure webhooks" page); the header carries it in base64. twil
 as Twilio's signing has varied there), reads each parameter through an exception when given
 Flask's form, and compares in a Python loop: about 35 us of a webhook's ~180 us in the app.
 
-Here the URL as it reached us (always one of those two forms, and the one Twilio signed in nearly
-every request) is signed once, the same way as `RequestValidator.compute_signature`; only when
-that does not match does `validate` decide. The signatures computed are twilio's own
-(tests/test_signature.py checks them against its code); one difference in what is accepted:
-a URL ending in an empty "?", "#" or ";" is signed as it stands here, where `validate` first
-normalises it away. Either way only a holder of the auth token can sign.
+Here the URL the line serves (IVR_PUBLIC_URL, with the path and query as requested: always one
+of those two forms, and the one Twilio signed in nearly every request) is signed once, the same
+way as `RequestValidator.compute_signature`; only when that does not match does `validate` decide.
+The signatures computed are twilio's own (tests/test_signature.py checks them against its code);
+one difference in what is accepted: a URL ending in an empty "?", "#" or ";" is signed as it
+stands here, where `validate` first normalises it away. Either way only a holder of the auth
+token can sign.
 """
 from __future__ import annotations
 
