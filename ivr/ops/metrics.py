@@ -142,7 +142,8 @@ def folder_emptied() -> None:
 
 def count_worker_timeout() -> None:
     """Called in gunicorn's master (ivr/ops/server.py) for a worker it timed out."""
-    count_all([(WORKER_TIMEOUTS, ())])
+    with _lock:  # written at once: the master runs no flusher thread
+        _pending[(WORKER_TIMEOUTS, ())] = _pending.get((WORKER_TIMEOUTS, ()), 0) + 1
     flush()
 
 
