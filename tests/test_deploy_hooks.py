@@ -94,7 +94,9 @@ def test_only_our_folders_of_runs_that_are_gone_are_removed(tmp_path):
     gone2.wait()
     link = tmp_path / f"ivr-metrics-{gone2.pid}"
     link.symlink_to(target)
+    dead_too = tmp_path / f"ivr-metrics-{gone.pid}-k3_x9"  # made by mkdtemp when the plain name was taken
+    dead_too.mkdir()
     removed = server.remove_stale_folders(str(tmp_path))
-    assert removed == [str(dead)]
-    assert not dead.exists() and alive.is_dir() and other.is_dir() and link.is_symlink()
+    assert sorted(removed) == sorted([str(dead), str(dead_too)])
+    assert not dead.exists() and not dead_too.exists() and alive.is_dir() and other.is_dir() and link.is_symlink()
     assert (target / "keep").exists()

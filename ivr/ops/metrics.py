@@ -153,6 +153,7 @@ def count_worker_timeout() -> None:
 _our_files: dict[str, tuple[int, int]] = {}
 _flush_lock = threading.Lock()  # one flush at a time: the flusher, /metrics and exit may overlap
 _last_warning = [0.0]
+_unwritten = False  # the last flush failed: prometheus_client's files may be half open; start new ones
 
 
 def _files_lost() -> bool:
@@ -220,7 +221,7 @@ def flush() -> None:
     gunicorn, checks first and after that this process's files are still the ones in the folder;
     if they were deleted, the values start again in new files and this batch is written there
     (the deleted files held it and everything before it): every count made after the loss is seen."""
-    global _pending, _pending_latency
+    global _pending, _pending_latency, _unwritten
     with _flush_lock:
         with _lock:
             pending, _pending = _pending, {}
@@ -234,7 +235,7 @@ def flush() -> None:
         written = {"counter"} if pending else set()
         if latency:
             written.add("histogram")
-        lost = False
+        lost = _unwritten
         for _ in range(5):
             try:
                 if not lost and not _our_files and not os.path.isdir(folder):
@@ -244,10 +245,12 @@ def flush() -> None:
                     written.add("counter")  # FILES_LOST
                 _add(pending, latency)
                 if _note_our_files(folder, written):
+                    _unwritten = False
                     return
-            except OSError:  # the folder went away while a file was being opened
+            except (OSError, ValueError):  # the folder went away while a file was opened (or a file was closed)
                 pass
             lost = True  # deleted while this batch was written: again, into new files
+        _unwritten = True
         _give_back(pending, latency)
         now = time.monotonic()
         if now - _last_warning[0] > 60:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # The folder this master made for itself ("ivr-metrics-<its pid>"): removed when it stops, and by
 # the next start when it was killed before it could. A folder the operator names is theirs.
-_FOLDER_NAME = re.compile(r"^ivr-metrics-(\d+)$")
+_FOLDER_NAME = re.compile(r"^ivr-metrics-(\d+)(?:-[A-Za-z0-9_]+)?$")  # the second form: mkdtemp's, below
 _own_folder: str | None = None
 
 
