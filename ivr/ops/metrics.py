@@ -248,6 +248,8 @@ def flush() -> None:
                     _unwritten = False
                     return
             except (OSError, ValueError):  # the folder went away while a file was opened (or a file was closed)
+                # Written again below into new files. Only if the old ones survived a half-written
+                # batch (a full disk, not a deletion) would that half be counted twice.
                 pass
             lost = True  # deleted while this batch was written: again, into new files
         _unwritten = True
