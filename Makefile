@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test lint check serve clean fixtures map fallback studio
+.PHONY: run test lint check serve clean fixtures map fallback studio lock
 
 # Python's version first, read from `python -V` (which any Python answers): an older one would
 # otherwise fail later, in pip, with a message that does not say why.
@@ -62,6 +62,16 @@ map: $(BIN)/.installed
 # down, committed, and pasted into Twilio again (docs/operations.md). `make check` says when it is stale.
 fallback: $(BIN)/.installed
 	$(BIN)/python -m ivr fallback --out fallback.xml
+
+# After a change to pyproject.toml's dependencies: pin them again, with everything they need and
+# their hashes (pip-tools), keeping today's versions where they still fit; `make lock UPGRADE=1`
+# moves every pin to the newest release. requirements-dev.txt takes production's versions.
+LOCK := CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
+lock: $(BIN)/.installed
+	$(LOCK) --output-file requirements.txt pyproject.toml
+	sed -i '/^packaging==/i # the gevent worker of gunicorn imports packaging without declaring it (pyproject.toml says so too)' requirements.txt
+	$(LOCK) --allow-unsafe --extra dev --constraint requirements.txt --output-file requirements-dev.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV)

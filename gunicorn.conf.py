@@ -1,14 +1,17 @@
-# gunicorn settings for the line (used by the Procfile and `make serve`).
+# gunicorn settings for the line (used by the Procfile and `make serve`). Settings first, then the
+# hooks: each is one call into ivr/ops/server.py, which says what they do and in which order.
 import os
-import shutil
 import sys
-import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that ivr.ops.logs imports below
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the ivr package beside this file
 
-from gunicorn.glogging import Logger  # noqa: E402
+from ivr.ops import server  # noqa: E402
 
-from ivr.ops.logs import Redacting  # noqa: E402
+# Metrics: every worker writes its counters to files in one folder, and /metrics adds up all of
+# them, so the numbers do not depend on which worker answers the scrape. PROMETHEUS_MULTIPROC_DIR,
+# else a folder of this master's in the temporary folder, removed when it stops. Chosen here,
+# before the app is loaded and counts anything.
+server.choose_metrics_folder()
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -33,93 +36,33 @@ loglevel = "info"
 # Load the menus once in the master, so a broken menu stops the start with its message.
 preload_app = True
 
-# Metrics: every worker writes its counters to files in this folder, and /metrics adds up all of
-# them, so the numbers do not depend on which worker answers the scrape. prometheus_client reads
-# the variable when it is imported, so it is set here, before the app is loaded.
-_own_metrics_folder = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _own_metrics_folder:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(tempfile.gettempdir(), f"ivr-metrics-{os.getpid()}")
+logger_class = server.RedactingLogger  # phone numbers and SIDs blanked in gunicorn's own log
 
 
-def on_starting(server):
-    # Start from zero: files of an earlier run in the same folder would be added to this one.
-    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder, exist_ok=True)
-    # loaded with the app (preload_app): its files were just removed
-    from ivr.ops import metrics
-    metrics.folder_emptied()
+# -- hooks: one call each (ivr/ops/server.py) --------------------------------------------------
+def on_starting(arbiter):
+    server.empty_metrics_folder()
 
 
-def on_exit(server):
-    if _own_metrics_folder:  # a folder the operator chose is left for them
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
-
-
-def child_exit(server, worker):
-    # A dead worker's counters stay (they happened); its live gauges are dropped.
-    from prometheus_client import multiprocess
-    multiprocess.mark_process_dead(worker.pid)
-    if worker.aborted:
-        # The master timed this worker out (gunicorn's "WORKER TIMEOUT": SIGABRT, then SIGKILL):
-        # counted here, in the master, since a stuck worker may never run a hook of its own.
-        try:
-            from ivr.ops import metrics
-            metrics.count_worker_timeout()
-        except Exception:
-            server.log.exception("could not count a worker timeout in the metrics")
-
-
-class RedactingLogger(Logger):
-    """gunicorn's own error log, with phone numbers and Twilio SIDs blanked (see ivr/ops/logs.py)."""
-
-    def setup(self, cfg):
-        super().setup(cfg)
-        for handler in self.error_log.handlers + self.access_log.handlers:
-            handler.setFormatter(Redacting(handler.formatter._fmt if handler.formatter else None, self.datefmt))
-
-
-logger_class = RedactingLogger
-
-def when_ready(server):
-    """The master has loaded the app (preload_app) and is about to start the workers.
-
-    The menu model lives as long as the worker: freezing it keeps Python's garbage collector from
-    walking it again on every full collection (a cost that grows with the menu), and from writing
-    to the pages each worker shares with the master.
-    """
-    import gc
-    gc.collect()
-    gc.freeze()
+def when_ready(arbiter):
+    server.freeze_loaded_app()
 
 
 def post_worker_init(worker):
-    # Each worker follows menu edits from its start, not from its first request: otherwise a
-    # worker that has answered nothing yet would serve the menu it was born with at first.
-    from ivr.menus import live
-    live.watch_all()
-
-
-def worker_exit(server, worker):
-    """A gevent worker's last step. gevent made logging's module lock one of its own when it
-    patched the worker; once the interpreter starts tearing gevent down, that lock fails and
-    logging printed a traceback ("Exception ignored in _removeHandlerRef") for every worker that
-    stopped. No greenlet runs any more here: the interpreter's own lock does."""
-    import _thread
-    import logging
-    logging._lock = _thread.RLock()
+    server.follow_menu_edits()
 
 
 def post_request(worker, req, environ, resp):
-    """Let the worker's other connections go first. A gevent worker reads a keep-alive
-    connection's next request as soon as it is there, without passing through its hub: a client
-    that answers fast (a load generator, or an attacker) is served again and again while the
-    others wait (p99 200-300 ms under wrk with 16 connections, p50 1 ms). Yielding here serves
-    the ready connections in turn."""
-    _yield_to_others()
+    server.let_others_go_first()
 
 
-def _yield_to_others():
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("socket"):  # a gevent worker, not a sync one
-        sys.modules["gevent"].sleep(0)
+def worker_exit(arbiter, worker):
+    server.quiet_logging_at_exit()
+
+
+def child_exit(arbiter, worker):
+    server.worker_gone(worker)
+
+
+def on_exit(arbiter):
+    server.remove_metrics_folder()

@@ -103,3 +103,28 @@ def test_latencies_added_at_a_flush_read_as_if_each_was_observed(tmp_path):
         print(len(ours) == 2 * (len(metrics.LATENCY_BUCKETS) + 3) and ours == samples(metrics.exposition()[0], "reference_seconds"))
     """, tmp_path)
     assert out.strip() == "True"
+
+
+def test_counts_wait_while_the_folder_cannot_be_written_and_arrive_after(tmp_path):
+    """A file where the metrics folder was (or a full disk): the counts wait in memory, a warning
+    says so, and they are written once the folder can be made again; none is counted twice."""
+    folder = tmp_path / "metrics"
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=str(folder), PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import os, shutil
+        from ivr.ops import metrics
+        folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
+        metrics.flush()
+        shutil.rmtree(folder)
+        open(folder, "w").close()
+        metrics.count_all([(metrics.CALLS_STARTED, ("fr",))] * 2)
+        metrics.flush()
+        metrics.flush()
+        os.unlink(folder)
+        metrics.count_all([(metrics.CALLS_STARTED, ("fr",))])
+    """)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("cannot write the metrics in") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert calls_started(folder) == 3  # the first was in the files lost with the folder

@@ -61,7 +61,21 @@ def redact(text: str) -> str:
                     break
             if decoded != text and _ESCAPED_RUN.sub(_unescaped_number, decoded) != decoded:
                 text = _ESCAPED_RUN.sub(_unescaped_number, decoded)
-    return _PHONE.sub("[number]", _SID.sub("[sid]", text))
+    return _blank_numbers(_SID.sub("[sid]", text))
+
+
+# Hashes the line writes (a menu's version, 12 hex digits; digests): a run of their digits is not
+# a phone number. A word of 12 to 64 hex digits with a letter in it, or 12 after "version " or
+# "replaces " (the reload lines), even when all its digits happen to be 0-9.
+_HASH = re.compile(r"(?<![0-9A-Za-z])(?:(?=[0-9a-f]*[a-f])[0-9a-f]{12,64}|(?<=version )[0-9a-f]{12}|(?<=replaces )[0-9a-f]{12})(?![0-9A-Za-z])")
+
+
+def _blank_numbers(text: str) -> str:
+    pieces, last = [], 0
+    for found in _HASH.finditer(text):
+        pieces += [_PHONE.sub("[number]", text[last:found.start()]), found.group()]
+        last = found.end()
+    return "".join(pieces) + _PHONE.sub("[number]", text[last:])
 
 
 class Redacting(logging.Formatter):
