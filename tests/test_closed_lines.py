@@ -135,3 +135,28 @@ def test_the_never_chosen_mark_travels_in_the_url(phone):
     c = c.silence().silence()
     assert c.ended
     assert "Ik heb geen keuze gehoord. Bij nood: bel 1 1 2. Tot ziens." in c.said
+
+
+def test_an_open_free_line_named_for_a_closed_one_can_be_reached_by_transfer(menu_copy):
+    # La ligne de bureau (key 2) names la ligne couple (0800, open day and night) while closed.
+    menu_copy.replace("      if_closed: [ligne-nuit]\n      free: yes\n      number: \"0800 12 800\"",
+                      "      if_closed: [ligne-couple]\n      free: yes\n      number: \"0800 12 800\"")
+    line = load(menu_copy.menus, menu_copy.prompts)
+    fr = line.language("fr")
+    reply = flow.node(line, fr, ("2",), 0, SUNDAY_NIGHT)
+    said = heard(reply)
+    offers = [s for s in said if s.offers]
+    assert [s.offers for s in offers] == ["2"]  # la ligne couple's key; la ligne de bureau's 1 is not offered
+    assert [s.text for s in said].index("La ligne de bureau.") > next(
+        i for i, s in enumerate(said) if "La ligne couple" in s.text)
+    pressed = flow.key(line, fr, ("2",), 0, "2", SUNDAY_NIGHT)
+    assert isinstance(pressed.next, flow.Transfer) and pressed.next.number == "+3280030030"
+    # In office hours the same key still means la ligne couple, and 1 la ligne de bureau.
+    assert flow.key(line, fr, ("2",), 0, "1", TUESDAY_MORNING).next.number == "+3280012800"
+
+
+def test_a_short_number_with_unconfirmed_hours_names_a_line_open_now(menu_copy):
+    menu_copy.replace('      anonymous: yes\n      number: "103"', '      anonymous: yes\n      if_closed: [ligne-nuit]\n      number: "103"')
+    line = load(menu_copy.menus, menu_copy.prompts)
+    said = texts(flow.node(line, line.language("fr"), ("3", "1"), 0, SUNDAY_NIGHT))
+    assert "Si personne ne répond, appelez La ligne de nuit, au 1 0 7." in said
