@@ -160,3 +160,15 @@ def test_a_short_number_with_unconfirmed_hours_names_a_line_open_now(menu_copy):
     line = load(menu_copy.menus, menu_copy.prompts)
     said = texts(flow.node(line, line.language("fr"), ("3", "1"), 0, SUNDAY_NIGHT))
     assert "Si personne ne répond, appelez La ligne de nuit, au 1 0 7." in said
+
+
+def test_the_loader_names_a_wrong_switchboard_key_and_warns_of_hours_without_a_source(menu_copy):
+    menu_copy.replace('      press_after_answer: "ww1"\n', '      press_after_answer: "ww1"\n      if_asked_to_choose: "12"\n')
+    menu_copy.replace('      number: "1712"\n      source: "tests: a made-up source for made-up hours"\n',
+                      '      number: "1712"\n')
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts, today=datetime.date(2026, 12, 1))
+    assert line is None
+    wrong_key = next(p for p in problems if "if_asked_to_choose" in p.message)
+    assert wrong_key.severity == "error" and wrong_key.place.line == menu_copy.line_of('if_asked_to_choose: "12"')
+    no_source = next(p for p in problems if "no source" in p.message)
+    assert no_source.severity == "warning" and no_source.place.line == menu_copy.line_of('hours: "Op werkdagen"')
