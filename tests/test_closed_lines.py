@@ -151,6 +151,10 @@ def test_an_open_free_line_named_for_a_closed_one_can_be_reached_by_transfer(men
         i for i, s in enumerate(said) if "La ligne couple" in s.text)
     pressed = flow.key(line, fr, ("2",), 0, "2", SUNDAY_NIGHT)
     assert isinstance(pressed.next, flow.Transfer) and pressed.next.number == "+3280030030"
+    # Its outcome is answered on the same page: the number to dial, and the retry key.
+    busy = texts(flow.dialed(line, fr, ("2",), "ligne-couple", "busy", SUNDAY_NIGHT))
+    assert "Ce menu a changé. Voici le menu principal." not in busy
+    assert busy[-1] == "Pour réessayer, appuyez sur 2. Pour le menu principal, appuyez sur 0."
     # In office hours the same key still means la ligne couple, and 1 la ligne de bureau.
     assert flow.key(line, fr, ("2",), 0, "1", TUESDAY_MORNING).next.number == "+3280012800"
 

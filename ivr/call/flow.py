@@ -201,7 +201,7 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
     where = language.node(at)
     helpline = None
     if isinstance(where, Page):
-        helpline = next((h for h in where.helplines if h.id == helpline_id), None)
+        helpline = next((h for h in where.helplines + where.alternatives if h.id == helpline_id), None)
     if helpline is None:
         return _after(ended, menu_changed(line, language, now))
     if status in CONNECTED and seconds is not None and seconds < line.short_transfer_seconds:
