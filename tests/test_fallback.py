@@ -56,8 +56,8 @@ def test_the_fallback_says_the_emergency_numbers_and_helplines_in_both_languages
     call = play(twiml)
     assert call.ended and call.transport.fetches == 1
     french, dutch = heard_by_language(call)
-    assert "appelez le 1 1 2" in french and "police, appelez le 1 0 1" in french
-    assert "bel 1 1 2" in dutch and "politie belt u 1 0 1" in dutch
+    assert "appelez le 1 1 2, ou le 1 0 1 pour la police" in french
+    assert "bel 1 1 2, of 1 0 1 voor de politie" in dutch
     line = load(menu_copy.menus, menu_copy.prompts)
     for code, text, ids in [("fr", french, ["ligne-couple", "ligne-nuit"]), ("nl", dutch, ["lijn-geweld"])]:
         for hid in ids:
@@ -206,3 +206,25 @@ def test_the_shipped_fallback_document_matches_the_shipped_menus():
     checked = CliRunner().invoke(main, ["check", str(ROOT / "menus.yaml"), "--prompts", str(ROOT / "prompts")])
     assert (ROOT / "fallback.xml").is_file()
     assert checked.exit_code == 0 and "no longer matches" not in checked.output, checked.output
+
+
+def test_the_shipped_fallback_reads_a_day_and_night_line_first_in_each_language_within_30_seconds():
+    from ivr.menus.yamlfile import read
+    from ivr.operators import fallback as fallback_module
+    line, doc = load(ROOT / "menus.yaml"), read(ROOT / "menus.yaml")
+    readings, _, _ = fallback_module.section(line, doc)
+    starts = fallback_module.first_numbers(line, readings)
+    assert set(starts) == {lang.code for lang in line.languages}
+    for code, (helpline, seconds) in starts.items():
+        assert helpline.day_and_night and seconds <= 30, (code, helpline.id, seconds)
+    assert fallback_module.first_number_problems(line, doc, readings) == []
+
+
+def test_a_fallback_led_by_a_daytime_line_is_reported_at_its_place(menu_copy):
+    from ivr.menus.yamlfile import read
+    from ivr.operators import fallback as fallback_module
+    line, doc = load(menu_copy.menus, menu_copy.prompts), read(menu_copy.menus)
+    readings, _, _ = fallback_module.section(line, doc)
+    found = fallback_module.first_number_problems(line, doc, readings)
+    assert len(found) == 1 and "'lijn-geweld'" in found[0].message and "day and night" in found[0].message
+    assert found[0].place.line == menu_copy.line_of("nl: [lijn-geweld]")

@@ -1,5 +1,6 @@
 """The webhook contract: signatures, bad input, errors, privacy, and state kept in the URL."""
 import logging
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -272,7 +273,7 @@ def test_every_webhook_route_refuses_an_unsigned_request(app):
     rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("voice.")]
     assert len(rules) >= 4
     for rule in rules:
-        path = rule.rule.replace("<language>", "fr").replace("<any(node, key, dialed):step>", "key")
+        path = re.sub(r"<any\([^)]*\):step>", "key", rule.rule.replace("<language>", "fr"))
         assert "<" not in path, f"a route this test does not know how to fill: {rule.rule}"
         for method in rule.methods - {"HEAD"}:  # POST, and OPTIONS, which Flask would answer itself
             response = client.open(path, method=method, data=dict(twilio_params(), Digits="1"), base_url=PUBLIC_URL)

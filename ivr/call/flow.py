@@ -26,13 +26,14 @@ MAX_DEPTH = 8  # longest key path accepted from a URL; the shipped menus are 2 d
 @dataclass(frozen=True)
 class Step:
     """A place in the call that Twilio can be sent to."""
-    action: str  # "language", "language_key", "node", "key", "dialed"
+    action: str  # "language", "language_key", "node", "key", "dialed", "others"
     language: str | None = None
     at: tuple[str, ...] = ()
     silences: int = 0
     helpline: str | None = None
     after_error: bool = False  # sent here by technical_problem: a second failure ends the call
     node_id: str | None = None  # what is at `at` (Language.node_id), checked when the caller comes back
+    defaulted: bool = False  # the caller never chose a language: a goodbye is said in every language
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def incoming(line: Line, now: datetime.datetime, language_code: str | None = Non
 
 def language_choice(line: Line, silences: int, now: datetime.datetime) -> Reply:
     if silences > 1:  # asked twice already: go on in the default language rather than hang up
-        return start(line, line.language(line.default_language), now)
+        return start(line, line.language(line.default_language), now, defaulted=True)
     return Reply(next=Ask(
         speech.language_choice(line),
         on_key=Step("language_key", silences=silences),
@@ -102,20 +103,24 @@ def language_key(line: Line, digits: str, silences: int, now: datetime.datetime)
     return _prefixed(sorry, language_choice(line, silences, now), ev.WrongKey(None))
 
 
-def start(line: Line, language: Language, now: datetime.datetime, changed: bool = False) -> Reply:
-    """Right after the language is known: safety first, then the main menu."""
+def start(line: Line, language: Language, now: datetime.datetime, changed: bool = False,
+          defaulted: bool = False) -> Reply:
+    """Right after the language is known (or taken by default: `defaulted`): safety first, then
+    the main menu."""
     started = ev.LanguageChanged(language.code) if changed else ev.CallStarted(language.code)
-    return _after(started, node(line, language, (), 0, now, fresh=True))
+    return _after(started, node(line, language, (), 0, now, fresh=True, defaulted=defaulted))
 
 
 def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now: datetime.datetime,
-         fresh: bool = False) -> Reply:
+         fresh: bool = False, defaulted: bool = False) -> Reply:
     where = language.node(at)
     if where is None:
         return menu_changed(line, language, now)
     if silences > line.silences_before_goodbye:
+        # A caller who never chose a language may not understand this one: 112 in every language.
+        said_in = (language,) + tuple(lang for lang in line.languages if lang.code != language.code) if defaulted else (language,)
         return Reply(
-            said=(speech.sentence(language, "silence_goodbye", emergency=line.emergency_number),),
+            said=tuple(speech.sentence(lang, "silence_goodbye", emergency=line.emergency_number) for lang in said_in),
             next=HangUp(), events=(ev.Goodbye(language.code),),
         )
     said = speech.safety(line, language) if fresh else ()
@@ -127,17 +132,19 @@ def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now
     else:
         said += speech.page(line, language, where, at, now)
         heard = ev.HelplinesHeard(language.code, tuple(h.id for h in where.helplines))
+    on_silence = _at(language, "node", at, silences + 1)
     return Reply(next=Ask(
         said,
         on_key=_at(language, "key", at, silences),
-        on_silence=_at(language, "node", at, silences + 1),
+        on_silence=replace(on_silence, defaulted=True) if defaulted else on_silence,
     ), events=(heard,))
 
 
-def silence(line: Line, language: Language, at: tuple[str, ...], silences: int, now: datetime.datetime) -> Reply:
+def silence(line: Line, language: Language, at: tuple[str, ...], silences: int, now: datetime.datetime,
+            defaulted: bool = False) -> Reply:
     """Twilio's redirect after a menu or page timed out (`silences` so far; 0: sent here for
-    another reason, such as after an apology, no silence)."""
-    reply = node(line, language, at, silences, now)
+    another reason, such as after an apology, no silence; `defaulted`: no language was chosen)."""
+    reply = node(line, language, at, silences, now, defaulted=defaulted)
     return _after(ev.Silence(language.code), reply) if silences else reply
 
 
@@ -187,15 +194,25 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
 
 
 def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str | None, status: str,
-           now: datetime.datetime) -> Reply:
-    """Twilio tells how a transfer ended. Whatever happened, the caller is never left alone."""
+           now: datetime.datetime, seconds: int | None = None) -> Reply:
+    """Twilio tells how a transfer ended (its DialCallStatus, and DialCallDuration in `seconds`
+    when sent). Whatever happened, the caller is never left alone."""
     ended = ev.TransferEnded(language.code, helpline_id if helpline_id in language.helplines else None, status)
     where = language.node(at)
     helpline = None
     if isinstance(where, Page):
-        helpline = next((h for h in where.helplines if h.id == helpline_id), None)
+        helpline = next((h for h in where.helplines + where.alternatives if h.id == helpline_id), None)
     if helpline is None:
         return _after(ended, menu_changed(line, language, now))
+    if status in CONNECTED and seconds is not None and seconds < line.short_transfer_seconds:
+        # Over in a few seconds: perhaps an answering machine or a closed switchboard's message.
+        # One neutral sentence, and once, one key to hear other numbers; silence ends the call.
+        key = speech.OTHER_NUMBERS_KEY
+        said = (speech.sentence(language, "short_transfer_ended"),
+                speech.sentence(language, "other_numbers_offer", offers=key, key=key))
+        then = Step("others", language.code, at, helpline=helpline.id, node_id=language.node_id(at))
+        return Reply(next=Ask(said, on_key=then, on_silence=replace(then, silences=1)),
+                     events=(ended, ev.RetryOffered(language.code)))
     if status in CONNECTED:
         # The caller may have put the phone down because someone came in: nothing more is said
         # that could tell what the call was about.
@@ -205,6 +222,9 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
     yourself = speech.dial_yourself(language, helpline)
     if yourself:
         said.append(yourself)
+    open_line = speech.day_and_night(language, helpline, at)
+    if open_line:
+        said.append(open_line)
     # The page may have lost this transfer in a menu edit while the line rang: then no retry key.
     retry = next((k for k, h in where.transfers() if h.id == helpline.id), None)
     if retry is not None:
@@ -220,6 +240,35 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
         on_key=_at(language, "key", at, 0),
         on_silence=_at(language, "node", at, 1),
     ), events=(ended, ev.RetryOffered(language.code)))
+
+
+def others(line: Line, language: Language, at: tuple[str, ...], helpline_id: str | None, digits: str,
+           now: datetime.datetime) -> Reply:
+    """The answer to the one offer after a short transfer: its key reads other numbers (a line
+    that answers day and night, and the page's other lines that are open now); then, or on any
+    other key or silence, the neutral goodbye, and the line hangs up."""
+    goodbye = speech.sentence(language, "transfer_ended")
+    ended = ev.EndedAfterTransfer(language.code)
+    where = language.node(at)
+    helpline = language.helplines.get(helpline_id or "")
+    if digits != speech.OTHER_NUMBERS_KEY or not isinstance(where, Page) or helpline is None:
+        return Reply(said=(goodbye,), next=HangUp(), events=(ended,))
+    said: list[Said] = []
+    open_line = speech.day_and_night(language, helpline, at)
+    named = set()
+    if open_line:
+        said.append(open_line)
+        named.add(language.day_and_night_line(helpline, at).id)
+    for other in where.helplines + where.alternatives:
+        if other.id == helpline.id or other.id in named or other.number is None or other.open_at(now) is not True:
+            continue
+        said.append(Said(speech._end(other.name), language.code))
+        said.extend(speech.reaching(language, other))
+        named.add(other.id)
+    said.append(speech.sentence(language, "call_history"))
+    said.append(goodbye)
+    return Reply(said=tuple(said), next=HangUp(),
+                 events=(ev.HelplinesHeard(language.code, tuple(sorted(named))), ended))
 
 
 def transfer_not_attempted(line: Line, transfer: Transfer, now: datetime.datetime) -> Reply:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from ..menus.model import Helpline, Language, Line, Menu, Page, Recording
 from ..menus.numbers import FULL, PhoneNumber, spoken
 
+OTHER_NUMBERS_KEY = "1"  # after a short transfer: the one key that reads other numbers
+
 
 @dataclass(frozen=True)
 class Said:
@@ -97,7 +99,7 @@ def menu(line: Line, language: Language, node: Menu) -> tuple[Said, ...]:
                              key=key_name(language, option.key)))
     keys = line.keys
     said.append(sentence(
-        language, "keys_help",
+        language, "keys_help" if node.id == language.main_menu else "submenu_help",
         repeat=key_name(language, keys.repeat),
         back=key_name(language, keys.back),
         main_menu=key_name(language, keys.main_menu),
@@ -106,15 +108,25 @@ def menu(line: Line, language: Language, node: Menu) -> tuple[Said, ...]:
 
 
 def page(line: Line, language: Language, node: Page, at: tuple[str, ...], now: datetime.datetime) -> tuple[Said, ...]:
+    """The page's helplines in their order, each closed one after an open line named for it (its
+    number, and its transfer where it has one; once per page), then the call-history reminder and
+    the keys."""
     transfer_keys = {h.id: key for key, h in node.transfers()}
     said: list[Said] = []
+    read: set[str] = set()
     for helpline in node.helplines:
+        if helpline.id in read:  # named already, as the open line for a closed one
+            continue
         is_open = helpline.open_at(now)
-        # A closed line is not offered for transfer; the caller hears an open one instead.
+        if is_open is False:
+            other = language.alternative_to(helpline, at, now)
+            if other is not None and other.id not in read:
+                said.extend(alternative_reading(language, other, transfer_keys.get(other.id)))
+                read.add(other.id)
+        # A closed line is not offered for transfer: its number is read, for later.
         key = None if is_open is False else transfer_keys.get(helpline.id)
         said.extend(helpline_reading(language, helpline, key, is_open, now))
-        if is_open is False:
-            said.extend(alternative(language, helpline, at, now))
+        read.add(helpline.id)
     said.append(sentence(language, "call_history"))
     said.append(page_help(line, language))
     return tuple(said)
@@ -133,7 +145,9 @@ def page_help(line: Line, language: Language) -> Said:
 def helpline_reading(language: Language, helpline: Helpline, transfer_key: str | None,
                      is_open: bool | None = None, now: datetime.datetime | None = None) -> tuple[Said, ...]:
     """As a volunteer would say it, the number early: who and what, the number twice, the key to
-    be put through, then the hours, free or anonymous, and anything more."""
+    press in its own switchboard, the hours and whether it is open (before any transfer offer, so a
+    caller who presses at once has heard them), the key to be put through, then free or anonymous,
+    and anything more."""
     recording = language.recordings.get(helpline.id)
     facts = [fact for fact in (helpline.name, helpline.about) if fact]
     if recording:
@@ -141,17 +155,21 @@ def helpline_reading(language: Language, helpline: Helpline, transfer_key: str |
     else:
         said = [Said(_end(fact), language.code) for fact in facts]
     said.extend(reaching(language, helpline))
-    if transfer_key:
-        said.append(sentence(language, "transfer_offer", offers=transfer_key, key=key_name(language, transfer_key)))
-        if is_open is None and now is not None:
-            # Hours no source confirms: name a line that is open now, in case nobody answers.
-            other = language.open_elsewhere(helpline, now)
-            if other is not None and other.number is not None:
-                said.append(sentence(language, "if_no_answer", name=other.name, number=other.number))
+    if helpline.if_asked_to_choose:
+        said.append(sentence(language, "if_asked_to_choose", key=key_name(language, helpline.if_asked_to_choose)))
     if helpline.hours:
         said.append(Said(_end(helpline.hours), language.code))
-    if is_open is not None and not helpline.opening_hours.always:
-        said.append(sentence(language, "open_now" if is_open else "closed_now"))
+    if is_open is False:
+        said.append(sentence(language, "closed_now"))
+    elif is_open and not helpline.day_and_night:
+        said.append(sentence(language, "open_now"))
+    if transfer_key:
+        said.append(sentence(language, "transfer_offer", offers=transfer_key, key=key_name(language, transfer_key)))
+    if is_open is None and now is not None:
+        # Hours no source confirms: name a line that is open now, in case nobody answers.
+        other = language.open_elsewhere(helpline, now)
+        if other is not None and other.number is not None:
+            said.append(sentence(language, "if_no_answer", name=other.name, number=other.number))
     if helpline.free and helpline.anonymous:
         said.append(sentence(language, "free_and_anonymous"))
     elif helpline.free:
@@ -163,11 +181,30 @@ def helpline_reading(language: Language, helpline: Helpline, transfer_key: str |
     return tuple(said)
 
 
-def alternative(language: Language, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> tuple[Said, ...]:
+def alternative_reading(language: Language, other: Helpline, transfer_key: str | None) -> tuple[Said, ...]:
+    """An open line, named before a closed one: its name, how to reach it, its transfer where it has one."""
+    said = (sentence(language, "open_alternative", name=other.name),) + reaching(language, other)
+    if other.if_asked_to_choose:
+        said += (sentence(language, "if_asked_to_choose", key=key_name(language, other.if_asked_to_choose)),)
+    if transfer_key:
+        said += (sentence(language, "transfer_offer", offers=transfer_key, key=key_name(language, transfer_key)),)
+    return said
+
+
+def alternative(language: Language, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime,
+                transfer_key: str | None = None) -> tuple[Said, ...]:
     other = language.alternative_to(helpline, at, now)
     if other is None:
         return ()
-    return (sentence(language, "open_alternative", name=other.name),) + reaching(language, other)
+    return alternative_reading(language, other, transfer_key)
+
+
+def day_and_night(language: Language, helpline: Helpline, at: tuple[str, ...]) -> Said | None:
+    """After a transfer that did not go through: a line that answers at every hour."""
+    other = language.day_and_night_line(helpline, at)
+    if other is None:
+        return None
+    return sentence(language, "day_and_night", name=other.name, number=other.number)
 
 
 def reaching(language: Language, helpline: Helpline) -> tuple[Said, ...]:

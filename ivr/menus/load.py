@@ -27,7 +27,7 @@ from .yamlfile import Located, Place, Problem, YamlFileError, read
 TOP_FIELDS = {"languages", "default_language", "keys", "emergency_number", "police_number", "timing",
               "fallback"}  # read and checked by ivr/operators/fallback.py
 KEY_FIELDS = {"repeat", "back", "main_menu", "change_language", "quick_exit"}
-TIMING_FIELDS = {"listen_seconds", "silences_before_goodbye", "ring_seconds",
+TIMING_FIELDS = {"listen_seconds", "silences_before_goodbye", "ring_seconds", "short_transfer_seconds",
                  "first_topic_within", "numbers_within", "sooner", "page_within"}  # the last four: ivr/operators/timing.py
 LANGUAGE_FIELDS = {"main_menu", "menus", "helplines"}
 MENU_FIELDS = {"intro", "options"}
@@ -35,6 +35,7 @@ OPTION_FIELDS = {"key", "say", "menu", "helpline", "helplines"}
 HELPLINE_FIELDS = {
     "name", "about", "hours", "free", "anonymous", "number", "transfer", "how_to_reach",
     "show_caller_number", "source", "checked", "opening_hours", "if_closed", "press_after_answer", "more",
+    "may_be_open", "if_asked_to_choose",
 }
 PRESS_AFTER_ANSWER = re.compile(r"^[0-9*#w]{1,20}$")  # Twilio's sendDigits: keys, and w for half a second
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -42,7 +43,7 @@ PROMPT_FILE_FIELDS = {"voice", "language"} | set(PROMPTS)
 KEYPAD = set("0123456789*#")
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # menu and helpline names travel in URLs as they are
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-DEFAULT_TIMING = {"listen_seconds": 6, "silences_before_goodbye": 1, "ring_seconds": 25}
+DEFAULT_TIMING = {"listen_seconds": 6, "silences_before_goodbye": 1, "ring_seconds": 25, "short_transfer_seconds": 45}
 PUBLIC_HOLIDAYS = "public holidays"  # in opening_hours' closed: list, Belgium's public holidays
 
 
@@ -248,6 +249,7 @@ def inspect(menus_path: str | Path, prompts_dir: str | Path | None = None,
         ring_seconds=timing["ring_seconds"],
         version=digest.hexdigest()[:12],
         budget=budget,
+        short_transfer_seconds=timing["short_transfer_seconds"],
     ), check.problems
 
 
@@ -277,7 +279,8 @@ def _keys(check: _Checker, doc: Located, value) -> Keys:
 def _timing(check: _Checker, doc: Located, value) -> dict:
     given = check.fields(doc, ("timing",), value, TIMING_FIELDS, "timing")
     # A silent caller hears the list of topics at most twice in all: once, and once more at most.
-    limits = {"listen_seconds": (3, 20), "silences_before_goodbye": (0, 1), "ring_seconds": (10, 60)}
+    limits = {"listen_seconds": (3, 20), "silences_before_goodbye": (0, 1), "ring_seconds": (10, 60),
+              "short_transfer_seconds": (0, 180)}
     out = dict(DEFAULT_TIMING)
     for name, (low, high) in limits.items():
         if name in given:
@@ -583,12 +586,29 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
             check.error(where, f"helpline '{hid}': transfer: {transfer} is not the number callers hear ({number.written} is {number.e164})")
     transfer_valid = transfer is not None and not number_broken and len(check.problems) == transfer_problems
     opening = _opening_hours(check, doc, path + ("opening_hours",), data.get("opening_hours"))
+    may_be_open = None
+    if data.get("may_be_open") is not None:
+        where = doc.place(*path, "may_be_open")
+        if "opening_hours" in data:
+            check.error(where, f"helpline '{hid}' has both opening_hours (hours a source confirms) and may_be_open (the widest hours, when none are confirmed): keep one")
+        elif data["may_be_open"] == "always":
+            check.error(where, f"helpline '{hid}': may_be_open: always says nothing; write the widest hours any source gives, like monday-friday: \"08:00-20:00\", or remove it")
+        else:
+            may_be_open = _opening_hours(check, doc, path + ("may_be_open",), data["may_be_open"])
     if_closed = data.get("if_closed") or []
     if not isinstance(if_closed, list) or not all(isinstance(h, str) for h in if_closed):
         check.error(doc.place(*path, "if_closed"), "if_closed should list helplines to name when this one is closed, e.g. [tele-accueil]")
         if_closed = []
-    elif if_closed and opening is not None and opening.always:
-        check.warning(doc.place(*path, "if_closed"), f"helpline '{hid}' has if_closed but its opening_hours never close it")
+    hours_text = data.get("hours")
+    if hours_text is not None and not data.get("source"):
+        # A caller acts on hours: a closed line at night is a door shut in their face.
+        check.warning(doc.place(*path, "hours"), f"helpline '{hid}' says hours but gives no source: add source: (where the hours were checked), or remove hours:")
+    choose = data.get("if_asked_to_choose")
+    if choose is not None:
+        choose = str(choose).strip()
+        if len(choose) != 1 or choose not in KEYPAD:
+            check.error(doc.place(*path, "if_asked_to_choose"), f"helpline '{hid}': if_asked_to_choose should be the one key to press in its switchboard's menu, like 1")
+            choose = None
     if transfer_valid and "opening_hours" not in data and not if_closed:
         # Putting a frightened caller through to a line that rings out at night is worse than
         # reading them its number: a transfer needs confirmed hours, or an open line to name.
@@ -607,6 +627,7 @@ def _helpline(check: _Checker, doc: Located, path: tuple, hid: str, value) -> He
         id=hid, name=name, about=about, hours=hours, free=free, anonymous=anonymous, number=number,
         transfer=transfer, how_to_reach=how, show_caller_number=show_caller, source=source, checked=checked,
         opening_hours=opening, if_closed=tuple(if_closed), press_after_answer=press, more=more,
+        may_be_open=may_be_open, if_asked_to_choose=choose,
     )
 
 

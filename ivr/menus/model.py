@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from .numbers import PhoneNumber
+from .numbers import EMERGENCY, PhoneNumber
 
 # Every fixed sentence a language must provide, with the blanks each may use. The loader refuses
 # a prompts file that lacks one or uses a blank that is not listed.
@@ -24,6 +24,8 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "safety": frozenset({"emergency", "police", "quick_exit"}),
     # Said after a menu's options, never before them.
     "keys_help": frozenset({"repeat", "back", "main_menu"}),
+    # After a submenu's options: repeat, and the way back (the main menu says only keys_help).
+    "submenu_help": frozenset({"repeat", "back", "main_menu"}),
     "option": frozenset({"what", "key"}),
     "not_an_option": frozenset(),
     "silence_goodbye": frozenset({"emergency"}),
@@ -36,6 +38,7 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     # Sentences about a transfer never name the service: someone in the room may hear them.
     "transfer_offer": frozenset({"key"}),
     "if_no_answer": frozenset({"name", "number"}),  # a line whose hours are not confirmed: the open one to call
+    "if_asked_to_choose": frozenset({"key"}),  # a switchboard's menu: the key that reaches the helpline
     "call_history": frozenset(),  # at the end of a page of helplines
     "page_help": frozenset({"repeat", "back", "main_menu"}),
     "transferring": frozenset(),
@@ -45,6 +48,12 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
     "transfer_ended": frozenset(),  # then the line hangs up
     "dial_yourself": frozenset({"number"}),
     "after_transfer": frozenset({"key", "main_menu"}),
+    # After a failed transfer, before the retry: a line that answers day and night.
+    "day_and_night": frozenset({"name", "number"}),
+    # A transfer that ended after only a few seconds may have reached an answering machine:
+    # one neutral sentence, then once, one key to hear other numbers, then the goodbye.
+    "short_transfer_ended": frozenset(),
+    "other_numbers_offer": frozenset({"key"}),
     "menu_changed": frozenset(),
     "technical_problem": frozenset({"emergency"}),
     "open_now": frozenset(),
@@ -65,10 +74,10 @@ PROMPTS: Mapping[str, frozenset[str]] = MappingProxyType({
 # replaces its name and description; its number is always read from menus.yaml, so a
 # recording can never give a caller an outdated number.
 RECORDABLE_PROMPTS = frozenset({
-    "safety", "keys_help", "page_help", "not_an_option", "silence_goodbye", "quick_exit_message",
+    "safety", "keys_help", "submenu_help", "page_help", "not_an_option", "silence_goodbye", "quick_exit_message",
     "free_and_anonymous", "free", "anonymous", "menu_changed", "technical_problem", "open_now",
     "closed_now", "call_history", "transferring", "transfer_busy", "transfer_no_answer", "transfer_failed",
-    "transfer_ended",
+    "transfer_ended", "short_transfer_ended",
 })
 AUDIO_TYPES = {".mp3": "audio/mpeg", ".wav": "audio/wav"}  # what Twilio's <Play> accepts and we serve
 
@@ -150,13 +159,26 @@ class Helpline:
     source: str | None
     checked: datetime.date | None
     opening_hours: OpeningHours | None = None  # None: not confirmed, so never claimed
+    # The widest hours any source gives, where the exact ones are unsettled: outside them the line
+    # is certainly closed (nights, weekends, public holidays). Never said aloud.
+    may_be_open: OpeningHours | None = None
+    if_asked_to_choose: str | None = None  # the key a caller presses in the helpline's own switchboard menu
     if_closed: tuple[str, ...] = ()  # helplines to name instead while this one is closed (or may be)
     press_after_answer: str | None = None  # keys Twilio sends once the transfer is answered (a switchboard's choice)
     more: str | None = None  # said after the number and the hours: a chat, a website
 
     def open_at(self, now: datetime.datetime) -> bool | None:
-        """True or False when the hours are known, None when they are not."""
-        return None if self.opening_hours is None else self.opening_hours.is_open(now)
+        """True or False when the hours are known; False outside `may_be_open`; None otherwise."""
+        if self.opening_hours is not None:
+            return self.opening_hours.is_open(now)
+        if self.may_be_open is not None and not self.may_be_open.is_open(now):
+            return False
+        return None
+
+    @property
+    def day_and_night(self) -> bool:
+        """A source confirms it answers at every hour."""
+        return self.opening_hours is not None and self.opening_hours.always
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +207,14 @@ class Page:
     """What a caller hears after choosing an option that lists helplines."""
     option: Option
     helplines: tuple[Helpline, ...]
+    # Lines named in the page's if_closed that are not on the page: read while one of the page's
+    # lines is closed, and put through to with the keys after the page's own.
+    alternatives: tuple[Helpline, ...] = ()
 
     def transfers(self) -> tuple[tuple[str, Helpline], ...]:
-        """(key, helpline) for each helpline the caller can be put through to: 1, 2, ..."""
-        lines = [h for h in self.helplines if h.transfer]
+        """(key, helpline) for each helpline the caller can be put through to: 1, 2, ... The keys
+        never depend on the hour, so a key pressed just after a minute turned means the same line."""
+        lines = [h for h in self.helplines + self.alternatives if h.transfer]
         return tuple((str(i), h) for i, h in enumerate(lines, start=1))
 
 
@@ -235,6 +261,24 @@ class Language:
                 return candidate
         return None
 
+    def day_and_night_line(self, helpline: Helpline, at: tuple[str, ...]) -> Helpline | None:
+        """A line a source confirms answers at every hour, with a number, other than `helpline`:
+        from its if_closed, then the same page, the same menu, then the whole language."""
+        candidates = [self.helplines[h] for h in helpline.if_closed if h in self.helplines]
+        page = self.node(at)
+        if isinstance(page, Page):
+            candidates += page.helplines
+        menu = self.node(at[:-1]) if at else None
+        if isinstance(menu, Menu):
+            for option in menu.options:
+                candidates += [self.helplines[h] for h in option.helplines if h in self.helplines]
+        candidates += list(self.helplines.values())
+        for candidate in candidates:
+            if candidate.id != helpline.id and candidate.day_and_night and candidate.number is not None \
+                    and candidate.number.kind != EMERGENCY:
+                return candidate
+        return None
+
     def open_elsewhere(self, helpline: Helpline, now: datetime.datetime) -> Helpline | None:
         """The first line of `helpline`'s if_closed whose hours say it is open now."""
         for other_id in helpline.if_closed:
@@ -266,7 +310,13 @@ class Language:
             if option.menu:
                 node = self.menus[option.menu]
             else:
-                node = Page(option, tuple(self.helplines[h] for h in option.helplines))
+                lines = tuple(self.helplines[h] for h in option.helplines)
+                others = []
+                for line in lines:
+                    for other in line.if_closed:
+                        if other in self.helplines and other not in option.helplines and self.helplines[other] not in others:
+                            others.append(self.helplines[other])
+                node = Page(option, lines, tuple(others))
         return node
 
 
@@ -294,6 +344,8 @@ class Line:
     ring_seconds: int  # how long a transfer rings before the caller hears it did not answer
     version: str  # a short hash of the files this was loaded from
     budget: Budget = field(default_factory=Budget)  # how long a caller may wait for help, checked by `ivr check` (ivr.operators.timing)
+    # A transfer Twilio reports completed after fewer seconds than this may have reached a machine.
+    short_transfer_seconds: int = 45
 
     def language(self, code: str | None) -> Language | None:
         for language in self.languages:

@@ -1,10 +1,11 @@
 """The static TwiML Twilio plays when the line itself does not answer ("Primary handler fails").
 
 It must work with no server of ours: no <Gather>, no URL to call back. First, in every language
-and its own voice, that the line has a problem and the emergency and police numbers; then, per
-language, the helplines chosen under `fallback:` in menus.yaml, each read as the line reads them
-(number twice). Then either a goodbye, or a transfer to the one helpline `fallback: transfer:`
-names, after which the call ends.
+and its own voice, that the line has a problem and the emergency and police numbers; then the
+first helpline of every language (one that answers day and night, so every caller hears a line
+that answers within 30 s: `problems` checks both), then the others of each language; each read
+short: name, number twice, hours. Then either a goodbye, or a transfer to the one helpline
+`fallback: transfer:` names, after which the call ends.
 
     fallback:
       helplines:            # per language; default: the helplines with a number on the main menu
@@ -46,11 +47,54 @@ def build(menus_path: str | Path, prompts_dir: str | Path | None = None, caller_
     return render(line, readings, transfer, caller_id)
 
 
+FIRST_NUMBER_WITHIN = 30  # seconds from the start of the fallback until each language's first helpline number
+
+
 def problems(line: Line, doc: Located) -> list[Problem]:
     """What `ivr check` reports of the fallback: section, so that `ivr fallback` never finds an
     error the check did not (the caller ID comes from the environment: a warning here)."""
-    _, transfer, found = section(line, doc)
+    readings, transfer, found = section(line, doc)
+    found += first_number_problems(line, doc, readings)
     return found + caller_id_problems(doc, transfer, os.environ.get("IVR_TRANSFER_CALLER_ID"), "warning")
+
+
+def first_numbers(line: Line, readings: dict[str, tuple[Helpline, ...]]) -> dict[str, tuple[Helpline, float]]:
+    """Per language, its first helpline and the seconds until its number starts."""
+    from .timing import SENTENCE_GAP_SECONDS, number_seconds, text_seconds
+    from .timing import seconds as said_seconds
+    out: dict[str, tuple[Helpline, float]] = {}
+    elapsed = 0.0
+    for item in sequence(line, readings, None):
+        if isinstance(item, Helpline):
+            continue
+        for code, helplines in readings.items():
+            if code in out or not helplines or helplines[0].number is None:
+                continue
+            offset = 0.0
+            for part in item.parts:
+                if part == helplines[0].number and item.language == code:
+                    out[code] = (helplines[0], elapsed + offset)
+                    break
+                offset += number_seconds(part) if not isinstance(part, str) else text_seconds(part)
+        elapsed += said_seconds(item) + SENTENCE_GAP_SECONDS
+    return out
+
+
+def first_number_problems(line: Line, doc: Located, readings: dict[str, tuple[Helpline, ...]]) -> list[Problem]:
+    found = []
+    starts = first_numbers(line, readings)
+    for code, helplines in readings.items():
+        if not helplines:
+            continue
+        first = helplines[0]
+        where = doc.place("fallback", "helplines", code, 0) if isinstance(doc.data.get("fallback"), dict) else doc.place()
+        if not first.day_and_night:
+            found.append(Problem(where, f"fallback: the first {code} helpline, '{first.id}', does not answer day and night "
+                                        "(opening_hours: always): put one that does first, so a caller at night hears a line that answers", "warning"))
+        if code in starts and starts[code][1] > FIRST_NUMBER_WITHIN:
+            found.append(Problem(where, f"fallback: the number of '{first.id}' starts {starts[code][1]:.0f} s into the fallback; "
+                                        f"it should start within {FIRST_NUMBER_WITHIN} s: shorten line_down or line_down_helplines", "warning"))
+    return found
 
 
 def section(line: Line, doc: Located) -> tuple[dict[str, tuple[Helpline, ...]], Helpline | None, list[Problem]]:
@@ -173,11 +217,19 @@ def sequence(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: He
     for language in line.languages:
         said.append(speech.sentence(language, "line_down", emergency=line.emergency_number,
                                     police=line.police_number))
+    # Each language's first helpline before any language's second: no caller waits through
+    # another language's list before hearing a line that answers.
+    # The shortest of these first, so the language read last waits least for its line.
+    from .timing import total
+    firsts = [short_reading(language, readings[language.code][0], hours=False)
+              for language in line.languages if readings[language.code]]
+    for reading in sorted(firsts, key=total):
+        said.extend(reading)
     for language in line.languages:
-        if readings[language.code]:
+        if readings[language.code][1:]:
             said.append(speech.sentence(language, "line_down_helplines", police=line.police_number))
-        for helpline in readings[language.code]:
-            said.extend(speech.helpline_reading(language, helpline, None))
+        for helpline in readings[language.code][1:]:
+            said.extend(short_reading(language, helpline))
     if transfer is None:
         said.extend(speech.sentence(language, "line_down_goodbye") for language in line.languages)
         return said
@@ -186,6 +238,16 @@ def sequence(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: He
         said.append(speech.sentence(language, "dial_yourself", number=transfer.number))
     said.append(transfer)
     return said
+
+
+def short_reading(language: Language, helpline: Helpline, hours: bool = True) -> tuple:
+    """A helpline as the fallback reads it: its name, its number twice, its hours (not for the
+    first, which answers day and night)."""
+    said = [speech.Said(speech._end(helpline.name), language.code)]
+    said.extend(speech.reaching(language, helpline))
+    if hours and helpline.hours:
+        said.append(speech.Said(speech._end(helpline.hours), language.code))
+    return tuple(said)
 
 
 def render(line: Line, readings: dict[str, tuple[Helpline, ...]], transfer: Helpline | None,

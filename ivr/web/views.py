@@ -50,6 +50,8 @@ def step_url(step: Step) -> str:
         query.append(f"n={step.silences}")
     if step.after_error:
         query.append("e=1")
+    if step.defaulted:
+        query.append("d=1")
     # "*" and "#" are keys; in a query string they must be escaped.
     return path + ("?" + "&".join(query).replace("*", "%2A").replace("#", "%23") if query else "")
 
@@ -70,10 +72,12 @@ def decide(line: Line, webhook: Webhook, language_by_number: dict[str, str]) -> 
     if at is None or (webhook.node_id is not None and webhook.node_id != language.node_id(at)):
         return flow.menu_changed(line, language, now)
     if step == "node":
-        return flow.silence(line, language, at, webhook.silences, now)
+        return flow.silence(line, language, at, webhook.silences, now, webhook.defaulted)
     if step == "key":
         return flow.key(line, language, at, webhook.silences, webhook.digits, now)
-    return flow.dialed(line, language, at, webhook.helpline, webhook.dial_status, now)
+    if step == "others":
+        return flow.others(line, language, at, webhook.helpline, webhook.digits, now)
+    return flow.dialed(line, language, at, webhook.helpline, webhook.dial_status, now, webhook.dial_seconds)
 
 
 def answer(**route) -> Response:
@@ -180,7 +184,7 @@ WEBHOOK_METHODS = ["POST", "OPTIONS"]
 bp.add_url_rule("/voice", view_func=answer, methods=WEBHOOK_METHODS, defaults={"step": "incoming"})
 bp.add_url_rule("/voice/language", view_func=answer, methods=WEBHOOK_METHODS, defaults={"step": "language"})
 bp.add_url_rule("/voice/language/key", view_func=answer, methods=WEBHOOK_METHODS, defaults={"step": "language_key"})
-bp.add_url_rule("/voice/<language>/<any(node, key, dialed):step>", view_func=answer, methods=WEBHOOK_METHODS)
+bp.add_url_rule("/voice/<language>/<any(node, key, dialed, others):step>", view_func=answer, methods=WEBHOOK_METHODS)
 
 
 @bp.errorhandler(Exception)

@@ -21,11 +21,12 @@ from ..menus.load import KEYPAD
 from ..menus.model import BRUSSELS
 
 SILENCES = re.compile(r"[0-9]{1,2}")  # ASCII digits only: str.isdigit() also takes "²"
-STATE = (b"at", b"id", b"line", b"n", b"e")  # the query string's names the line reads
+DURATION = re.compile(r"[0-9]{1,6}")  # DialCallDuration, seconds
+STATE = (b"at", b"id", b"line", b"n", b"e", b"d")  # the query string's names the line reads
 
 
 class Webhook(NamedTuple):
-    step: str  # "incoming", "language", "language_key", "node", "key" or "dialed" (the route)
+    step: str  # "incoming", "language", "language_key", "node", "key", "dialed" or "others" (the route)
     language: str | None  # the language code in the path: /voice/<language>/<step>
     at: tuple[str, ...] | None  # the keys pressed from the main menu; None: cannot be a path of keys
     node_id: str | None  # what the caller was told is at `at` (`id=`), None when not said
@@ -37,18 +38,22 @@ class Webhook(NamedTuple):
     to: str  # the number the caller called (Twilio's To), as sent: the line's own number
     origin: str  # scheme://host/root the request came to
     minute: datetime.datetime  # the clock, to the minute, in Brussels time when the clock has a zone
+    defaulted: bool = False  # no language was chosen: the language was taken by default (`d=1`)
+    dial_seconds: int | None = None  # Twilio's DialCallDuration after a transfer; None when not sent
 
     @classmethod
     def read(cls, step: str, language: str | None, query_string: bytes, params: dict, origin: str,
              now: datetime.datetime) -> "Webhook":
-        at, node_id, helpline, silences, after_error = _state(query_string) if query_string else _NO_STATE
+        at, node_id, helpline, silences, after_error, defaulted = _state(query_string) if query_string else _NO_STATE
         digits = params.get("Digits", "")
         if digits and not (len(digits) == 1 and digits in KEYPAD):
             digits = "?"
         local = now.astimezone(BRUSSELS) if now.tzinfo else now  # as opening hours read the clock
+        duration = params.get("DialCallDuration", "")
         return cls(step, language, at, node_id, helpline, silences, after_error, digits,
                    params.get("DialCallStatus", ""), params.get("To", ""), origin,
-                   local.replace(second=0, microsecond=0))
+                   local.replace(second=0, microsecond=0), defaulted,
+                   int(duration) if DURATION.fullmatch(duration) else None)
 
     @property
     def key_pressed(self) -> str | None:
@@ -58,7 +63,7 @@ class Webhook(NamedTuple):
         return "other" if self.digits == "?" else self.digits
 
 
-_NO_STATE = ((), None, None, 0, False)
+_NO_STATE = ((), None, None, 0, False, False)
 
 
 # The line's own URLs are few (one per place in the menus and number of silences), and a Webhook
@@ -66,11 +71,11 @@ _NO_STATE = ((), None, None, 0, False)
 # keeps them. Bounded all the same.
 @functools.lru_cache(maxsize=4096)
 def _state(query_string: bytes) -> tuple:
-    """(at, node_id, helpline, silences, after_error) from a query string."""
+    """(at, node_id, helpline, silences, after_error, defaulted) from a query string."""
     state = _query(query_string)
     silences = state.get("n", "0")
     return (_keys(state.get("at", "")), state.get("id"), state.get("line"),
-            int(silences) if SILENCES.fullmatch(silences) else 0, state.get("e") == "1")
+            int(silences) if SILENCES.fullmatch(silences) else 0, state.get("e") == "1", state.get("d") == "1")
 
 
 def _keys(value: str) -> tuple[str, ...] | None:
