@@ -157,7 +157,7 @@ def test_connect_sets_the_voice_url_and_post_and_says_the_fallback_is_missing(tw
 
 
 def test_connect_sets_a_fallback_elsewhere_and_says_what_it_is(twilio):
-    code, out = ivr("twilio", "connect", LINE_URL + "/voice", "--fallback", BIN)
+    code, out = ivr("twilio", "connect", LINE_URL + "/voice/", "--fallback", BIN)
     assert code == 0, out
     assert the_line(twilio)["voice_fallback_url"] == BIN and the_line(twilio)["voice_fallback_method"] == "POST"
     assert f"When the line does not answer, Twilio plays {BIN} (POST)." in out
@@ -171,7 +171,8 @@ def test_connect_refuses_a_fallback_on_the_lines_own_host_and_changes_nothing(tw
     assert [r for r in twilio["requests"] if r[0] == "POST"] == []
 
 
-@pytest.mark.parametrize("url", ["http://help.example.be", "help.example.be", "https://help.example.be/?x=1"])
+@pytest.mark.parametrize("url", ["http://help.example.be", "help.example.be", "https://help.example.be/?x=1",
+                                 "https://help.example.be/line"])
 def test_connect_refuses_an_address_twilio_should_not_send_callers_to(twilio, url):
     code, out = ivr("twilio", "connect", url)
     assert code == 2 and len(out.strip().splitlines()) == 1 and twilio["requests"] == []

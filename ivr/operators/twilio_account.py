@@ -61,12 +61,11 @@ def voice_url(line_url: str) -> str:
     if parts.scheme != "https" or not parts.hostname:
         raise Refused(f"The line's address must start with https:// (Twilio sends every caller's number to it): "
                       f"got {line_url!r}.")
-    if parts.query or parts.fragment:
-        raise Refused(f"The line's address is its host (and a path, if it is served under one), without '?' or '#': got {line_url!r}.")
-    path = parts.path.rstrip("/")
-    if not path.endswith(VOICE_PATH):
-        path += VOICE_PATH
-    return urlunsplit(("https", parts.netloc.lower(), path, "", ""))
+    if parts.query or parts.fragment or parts.path.rstrip("/") not in ("", VOICE_PATH):
+        # The line is served at the root of its host: the URLs it gives Twilio start at /voice.
+        raise Refused(f"The line's address is https:// and its host, nothing after it (its URLs start at "
+                      f"{VOICE_PATH}): got {line_url!r}.")
+    return urlunsplit(("https", parts.netloc.lower(), VOICE_PATH, "", ""))
 
 
 def _host(url: str | None) -> str | None:
