@@ -15,6 +15,7 @@ from twilio.http.http_client import TwilioHttpClient
 
 from ivr.operators import twilio_account
 from ivr.operators.commands import main
+from line_settings import TEST_MENUS
 
 ACCOUNT = "AC" + "0" * 31 + "1"
 TOKEN = "stand-in-auth-token-5f2b9c"
@@ -74,10 +75,14 @@ class StandIn(BaseHTTPRequestHandler):
             for name, value in form.items():
                 number[fields[name]] = value or None
             return self._send(200, number)
+        if method == "GET" and url.path == "/voice.twilio.com/v1/DialingPermissions/Countries/BE/HighRiskSpecialPrefixes":
+            return self._send(200, {"content": [{"prefix": p} for p in account["high_risk_prefixes"]],
+                                    "meta": {"key": "content", "page": 0, "page_size": 50, "next_page_url": None,
+                                             "previous_page_url": None, "first_page_url": "/", "url": "/"}})
         if method == "GET" and url.path == "/voice.twilio.com/v1/DialingPermissions/Countries/BE":
             return self._send(200, {"iso_code": "BE", "name": "Belgium", "continent": "EUROPE", "country_codes": ["+32"],
                                     "low_risk_numbers_enabled": account["belgium"],
-                                    "high_risk_special_numbers_enabled": False,
+                                    "high_risk_special_numbers_enabled": account["high_risk_special"],
                                     "high_risk_tollfraud_numbers_enabled": False,
                                     "url": "https://voice.twilio.com/v1/DialingPermissions/Countries/BE", "links": {}})
         return self._send(404, {"code": 20404, "message": f"The requested resource {url.path} was not found", "status": 404})
@@ -105,7 +110,7 @@ def twilio(monkeypatch):
     """The stand-in's state (numbers, verified caller IDs, Belgium enabled, requests seen), with
     the commands' HTTP client pointed at it and the credentials in the environment."""
     account = {"numbers": {"PN" + "1" * 32: incoming("PN" + "1" * 32, LINE)}, "verified": [VERIFIED],
-               "belgium": True, "requests": []}
+               "belgium": True, "high_risk_special": False, "high_risk_prefixes": ["+3270", "+3290"], "requests": []}
     handler = type("Handler", (StandIn,), {"account": account})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="twilio-stand-in", daemon=True)
@@ -126,6 +131,8 @@ def twilio(monkeypatch):
     for name in ("https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "no_proxy", "TWILIO_EDGE", "TWILIO_REGION", "TWILIO_API_KEY", "TWILIO_API_SECRET",
                  "IVR_TWILIO_NUMBER", "IVR_PUBLIC_URL", "IVR_TRANSFER_CALLER_ID"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IVR_MENUS", str(TEST_MENUS / "menus.yaml"))  # its helplines' transfers are checked
+    monkeypatch.setenv("IVR_PROMPTS", str(TEST_MENUS / "prompts"))
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     account["stand_in"] = stand_in
@@ -268,3 +275,18 @@ def test_the_token_is_in_no_log_either(twilio, caplog):
     ivr("twilio", "check", LINE_URL)
     assert caplog.records and TOKEN not in caplog.text  # twilio's client logs each request
     assert base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode() not in caplog.text
+
+
+def test_check_names_a_helpline_in_a_range_twilio_holds_back(twilio):
+    # The test menu transfers to +3280030030 (la ligne couple) among others.
+    ivr("twilio", "connect", LINE_URL, "--fallback", BIN)
+    code, out = ivr("twilio", "check", LINE_URL)
+    assert "None of the 4 numbers the line transfers to is among Twilio's high-risk special numbers." in out
+    twilio["high_risk_prefixes"].append("+32 800 30")
+    code, out = ivr("twilio", "check", LINE_URL)
+    assert code == 1 and ("Transfers to La ligne couple (+3280030030) would fail: Twilio counts numbers starting +3280030 as "
+            "high-risk special numbers") in out
+    assert "Transfers to La ligne de bureau" not in out
+    twilio["high_risk_special"] = True
+    code, out = ivr("twilio", "check", LINE_URL)
+    assert "Transfers to La ligne couple" not in out and "High-risk special numbers of Belgium are enabled too" in out

@@ -193,10 +193,41 @@ def problems(client, environ, line_url: str | None, wanted: str | None) -> tuple
     country = client.voice.v1.dialing_permissions.countries(COUNTRY).fetch()
     if country.low_risk_numbers_enabled:
         fine.append(f"Calls to {country.name or COUNTRY} are enabled in the account's voice dialing permissions.")
+        transfers_fine, transfers_wrong = high_risk_transfers(client, country, environ)
+        fine += transfers_fine
+        wrong += transfers_wrong
     else:
         wrong.append(f"Calls to {country.name or COUNTRY} are not enabled in the account's voice dialing permissions "
                      f"(Console: Voice, Settings, Geo permissions): every transfer would fail.")
     return fine, wrong
+
+
+def high_risk_transfers(client, country, environ) -> tuple[list[str], list[str]]:
+    """The helplines the menus put callers through to whose numbers Twilio counts as high-risk
+    special numbers (premium, shared cost, special services) while the account does not allow them."""
+    from .. import MENUS_FILE
+    from ..menus.load import inspect
+    menus = environ.get("IVR_MENUS") or str(MENUS_FILE)
+    line, _ = inspect(menus, environ.get("IVR_PROMPTS") or None)
+    if line is None:
+        return [], [f"{menus} does not load, so the helplines' transfers were not checked: run python -m ivr check."]
+    transfers = {h.transfer: h.name for language in line.languages for h in language.helplines.values() if h.transfer}
+    if not transfers:
+        return [], []
+    if country.high_risk_special_numbers_enabled:
+        return [f"High-risk special numbers of {country.name or COUNTRY} are enabled too: no transfer is held back by them."], []
+    prefixes = ["+" + "".join(c for c in p.prefix or "" if c.isdigit())
+                for p in client.voice.v1.dialing_permissions.countries(COUNTRY).highrisk_special_prefixes.list()]
+    wrong = []
+    for number, name in sorted(transfers.items()):
+        hit = next((p for p in prefixes if len(p) > 1 and number.startswith(p)), None)
+        if hit:
+            wrong.append(f"Transfers to {name} ({number}) would fail: Twilio counts numbers starting {hit} as high-risk "
+                         f"special numbers, which the account's dialing permissions do not allow (Console: Voice, "
+                         f"Settings, Geo permissions).")
+    if wrong:
+        return [], wrong
+    return [f"None of the {len(transfers)} numbers the line transfers to is among Twilio's high-risk special numbers."], []
 
 
 def twilios_error(error) -> tuple[int | None, int | None, str]:
