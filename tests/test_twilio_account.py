@@ -4,7 +4,10 @@ would leave for the real API goes to a closed proxy port instead). The account's
 made up here, and never appear in what the commands print."""
 import base64
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from twilio.http.http_client import TwilioHttpClient
 
+from ivr import ROOT
 from ivr.operators import twilio_account
 from ivr.operators.commands import main
 from line_settings import TEST_MENUS
@@ -254,9 +258,22 @@ def test_wrong_credentials_are_said_in_one_sentence(twilio, monkeypatch):
         "Twilio refused the account's credentials (HTTP 401): check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN "
         "(or TWILIO_API_KEY and TWILIO_API_SECRET). Nothing was changed."]
     assert TOKEN + "-old" not in out
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", API_KEY)  # an API key's SID where the account's belongs
+    asked = len(twilio["requests"])
+    code, out = ivr("twilio", "check", LINE_URL)
+    assert code == 2 and "TWILIO_ACCOUNT_SID is the account's SID, which starts with AC" in out
+    assert len(twilio["requests"]) == asked  # said before asking Twilio anything
     monkeypatch.delenv("TWILIO_ACCOUNT_SID")
     code, out = ivr("twilio", "check", LINE_URL)
     assert code == 2 and out.startswith("No Twilio account to ask: set TWILIO_ACCOUNT_SID")
+
+
+def test_python_m_ivr_twilio_answers_an_operator_without_credentials_in_one_sentence():
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    done = subprocess.run([sys.executable, "-m", "ivr", "twilio", "check"], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [f"No Twilio account to ask: {twilio_account.CREDENTIALS}."]
 
 
 def test_a_network_that_does_not_reach_twilio_is_said_in_one_sentence(twilio, monkeypatch):

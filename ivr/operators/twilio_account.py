@@ -46,8 +46,11 @@ def account_client(environ):
     sid = environ.get("TWILIO_ACCOUNT_SID", "").strip()
     key, secret = environ.get("TWILIO_API_KEY", "").strip(), environ.get("TWILIO_API_SECRET", "").strip()
     token = environ.get("TWILIO_AUTH_TOKEN", "").strip()
-    if not sid.startswith("AC"):
+    if not sid:
         raise Refused(f"No Twilio account to ask: {CREDENTIALS}.")
+    if not sid.startswith("AC"):
+        raise Refused(f"TWILIO_ACCOUNT_SID is the account's SID, which starts with AC (the Console's Account Info): "
+                      f"it starts with {sid[:2]!r} here.")
     if key and secret:
         return Client(key, secret, sid, http_client=_http_client())
     if token:
