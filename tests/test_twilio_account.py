@@ -183,7 +183,7 @@ def test_connect_refuses_a_fallback_on_the_lines_own_host_and_changes_nothing(tw
 
 
 @pytest.mark.parametrize("url", ["http://help.example.be", "help.example.be", "https://help.example.be/?x=1",
-                                 "https://help.example.be/line"])
+                                 "https://help.example.be/line", "https://[help.example.be"])
 def test_connect_refuses_an_address_twilio_should_not_send_callers_to(twilio, url):
     code, out = ivr("twilio", "connect", url)
     assert code == 2 and len(out.strip().splitlines()) == 1 and twilio["requests"] == []
@@ -307,3 +307,9 @@ def test_check_names_a_helpline_in_a_range_twilio_holds_back(twilio):
     twilio["high_risk_special"] = True
     code, out = ivr("twilio", "check", LINE_URL)
     assert "Transfers to La ligne couple" not in out and "High-risk special numbers of Belgium are enabled too" in out
+
+
+@pytest.mark.parametrize("fallback", ["http://elsewhere.example.org/f.xml", "https://[elsewhere", "handler.twilio.com/twiml/EH1"])
+def test_connect_refuses_a_fallback_that_is_not_an_https_url(twilio, fallback):
+    code, out = ivr("twilio", "connect", LINE_URL, "--fallback", fallback)
+    assert code == 2 and out.startswith("The fallback URL must start with https://") and twilio["requests"] == []

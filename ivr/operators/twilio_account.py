@@ -60,8 +60,8 @@ def account_client(environ):
 
 def voice_url(line_url: str) -> str:
     """The URL Twilio must request for a new call: the line's address followed by /voice."""
-    parts = urlsplit(line_url.strip())
-    if parts.scheme != "https" or not parts.hostname:
+    parts = _https(line_url)
+    if parts is None:
         raise Refused(f"The line's address must start with https:// (Twilio sends every caller's number to it): "
                       f"got {line_url!r}.")
     if parts.query or parts.fragment or parts.path.rstrip("/") not in ("", VOICE_PATH):
@@ -69,6 +69,15 @@ def voice_url(line_url: str) -> str:
         raise Refused(f"The line's address is https:// and its host, nothing after it (its URLs start at "
                       f"{VOICE_PATH}): got {line_url!r}.")
     return urlunsplit(("https", parts.netloc.lower(), VOICE_PATH, "", ""))
+
+
+def _https(url: str):
+    """urlsplit's parts of an https:// URL with a host, or None."""
+    try:
+        parts = urlsplit(url.strip())
+        return parts if parts.scheme == "https" and parts.hostname else None
+    except ValueError:  # "https://[oops": urlsplit refuses it
+        return None
 
 
 def _host(url: str | None) -> str | None:
@@ -118,8 +127,8 @@ def connect(client, line_url: str, fallback: str | None, wanted: str | None) -> 
     url = voice_url(line_url)
     line_host = _host(url)
     if fallback is not None:
-        parts = urlsplit(fallback.strip())
-        if parts.scheme != "https" or not parts.hostname:
+        parts = _https(fallback)
+        if parts is None:
             raise Refused(f"The fallback URL must start with https://: got {fallback!r}.")
         if parts.hostname.lower() == line_host:
             raise Refused(f"The fallback URL is on the line's own host ({line_host}): Twilio asks it when the line "
