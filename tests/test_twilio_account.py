@@ -117,7 +117,7 @@ def twilio(monkeypatch):
                "belgium": True, "high_risk_special": False, "high_risk_prefixes": ["+3270", "+3290"], "requests": []}
     handler = type("Handler", (StandIn,), {"account": account})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="twilio-stand-in", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="twilio-stand-in", daemon=True)
     thread.start()
     stand_in = f"http://127.0.0.1:{server.server_address[1]}"
 
