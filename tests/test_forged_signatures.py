@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from ivr.testers.phone import twilio_params
 from ivr.web.signature import is_from_twilio, signature_algorithm
-from line_settings import PUBLIC_URL, TOKEN
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 SHARED_KEY = "a-shared-key-secret"
 SETTINGS = "key=webhooks_sharedkey_0123456789abcdefghijklmnop,algorithm=HMAC_SHA256"
@@ -105,7 +105,8 @@ def post(app, signature, headers):
 @pytest.mark.parametrize("way", [AUTH_TOKEN, WEBHOOK_RULE], ids=["auth token, HMAC-SHA1", "webhook rule, HMAC-SHA256"])
 def test_the_line_answers_every_near_miss_with_403(make_app, way):
     secret, algorithm, headers = way
-    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "WEBHOOK_SHARED_KEYS": f"old-key, {SHARED_KEY}"})
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "WEBHOOK_SHARED_KEYS": f"old-key, {SHARED_KEY}",
+                    "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts")})
     genuine = RequestValidator(secret).compute_signature(URL, PARAMS, algorithm)
     assert post(app, genuine, headers).status_code == 200
     answered = [(what, signature) for what, signature in near_misses(genuine, secret, algorithm)
