@@ -72,18 +72,28 @@ def test_the_in_process_timing_needs_no_wrk_and_replays_every_request_with_200(m
 
 
 def test_the_instruction_count_workload_answers_every_request():
-    """bench/instructions.py, without valgrind: its workload (the bench's signed requests through
+    """`python -m ivr.bench.instructions`, without valgrind: its workload (the bench's signed requests through
     the line in process, fixed clock, kept answers) must keep answering 200."""
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "instructions.py"), "--passes", "1", "--no-valgrind"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "ivr.bench.instructions", "--passes", "1", "--no-valgrind"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "every request answered 200" in out.stdout and re.search(r"^requests [1-9]\d*$", out.stderr, re.M)
 
 
 def test_the_served_count_starts_both_servers_and_every_request_is_answered():
-    """bench/served.py, without valgrind: the line (fixed clock, no watcher) and the floor under the
+    """`python -m ivr.bench.served`, without valgrind: the line (fixed clock, no watcher) and the floor under the
     Procfile's gunicorn settings, sent the bench's signed requests; any answer but 200 stops it."""
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "served.py"), "--no-valgrind"],
-                         capture_output=True, text=True, timeout=180)
+    out = subprocess.run([sys.executable, "-m", "ivr.bench.served", "--no-valgrind"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
     assert "line and floor: every request answered 200" in out.stdout
+
+
+def test_the_memory_measure_starts_from_a_python_that_has_not_imported_the_line():
+    """`python -m ivr.bench.memory` imports the ivr package before its main() runs; its first row
+    must still be a bare Python's memory, or "app imported" would show no cost at all."""
+    out = subprocess.run([sys.executable, "-m", "ivr.bench.memory"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = dict(re.findall(r"^(python started|app imported)\s+([\d.]+) MB", out.stdout, re.M))
+    assert set(rows) == {"python started", "app imported"}, out.stdout
+    assert float(rows["app imported"]) - float(rows["python started"]) > 10, out.stdout  # Flask, twilio, the menus

@@ -30,6 +30,15 @@ def test_the_line_loads_none_of_the_tools():
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout  # after the webhook's JSON log line
 
 
+def test_the_benchmark_is_in_one_folder():
+    # ivr/bench/: the bench command, its floor, the big menu and the measuring scripts
+    # (python -m ivr.bench.load, .instructions, .served, .memory); test_the_line_loads_none_of_the_tools
+    # keeps all of them out of the line.
+    assert not list(ROOT.glob("bench/*.py"))  # where the scripts stood before
+    assert {"command", "floor", "bigmenu", "load", "instructions", "served", "memory"} <= {
+        path.stem for path in (PACKAGE / "bench").glob("*.py")}
+
+
 def imported_subpackages(path: Path) -> set[str]:
     """The ivr subpackages a module imports (relative or absolute)."""
     package = path.relative_to(PACKAGE).parts[0]

@@ -1,21 +1,10 @@
-"""The load test (bench/load.py) in small: the real gunicorn server, 32 concurrent calls for a few
+"""The load test (ivr/bench/load.py) in small: the real gunicorn server, 32 concurrent calls for a few
 seconds, menus.yaml rewritten twice a second, one worker killed half-way."""
-import importlib.util
-import sys
-
-from ivr import ROOT
-
-
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "load.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from ivr.bench import load as bench_load
 
 
 def test_the_line_holds_under_load_with_menu_edits_and_a_killed_worker():
-    summary = load_bench().run(calls=32, seconds=3, workers=2, edit_every=0.5)
+    summary = bench_load.run(calls=32, seconds=3, workers=2, edit_every=0.5)
     assert summary["problems"] == [], summary
     assert summary["workers_killed"] == 1
     assert summary["answers_5xx"] == 0 and summary["broken_calls"] == []

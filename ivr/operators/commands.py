@@ -17,6 +17,7 @@ from ..testers import tester
 from ..testers.studio import studio_command
 from . import fallback, timing
 from .fallback import fallback_command
+from .twilio_account import twilio_group
 
 
 def check_problems(menus, prompts_dir=None, fallback_file=None):
@@ -181,3 +182,4 @@ def main():
 
 for _command in COMMANDS:
     main.add_command(_command)
+main.add_command(twilio_group)  # python -m ivr twilio connect / check

@@ -1,7 +1,7 @@
 """Machine instructions per webhook, for the line and the floor, counted by valgrind's callgrind.
 
-    .venv/bin/python bench/instructions.py            # needs valgrind (apt-get install valgrind)
-    .venv/bin/python bench/instructions.py --passes 1 --no-valgrind   # the workload alone, untimed
+    .venv/bin/python -m ivr.bench.instructions            # needs valgrind (apt-get install valgrind)
+    .venv/bin/python -m ivr.bench.instructions --passes 1 --no-valgrind   # the workload alone, untimed
 
 Times on a shared 2-core machine swing by 10 % from run to run; an instruction count does not
 (the same code, inputs and PYTHONHASHSEED give the same count within 0.1 %), so it is the measure
@@ -24,8 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]  # the repository: menus.yaml, prompts/, gunicorn.conf.py
 
 
 def workload(app_name: str):
@@ -82,8 +81,8 @@ def count(app_name: str, passes: int) -> float:
         "PROMETHEUS_MULTIPROC_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "ivr-instructions-metrics")))
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(exist_ok=True)
     out = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
-                          "--callgrind-out-file=/dev/null", sys.executable, __file__, "--run", app_name,
-                          "--passes", str(passes)], env=env, capture_output=True, text=True, check=True).stderr
+                          "--callgrind-out-file=/dev/null", sys.executable, "-m", "ivr.bench.instructions", "--run", app_name,
+                          "--passes", str(passes)], env=env, cwd=ROOT, capture_output=True, text=True, check=True).stderr
     collected = sum(int(text.split()[-1].replace(",", "")) for text in out.splitlines() if "Collected :" in text)
     requests = next(int(text.split()[-1]) for text in out.splitlines() if text.startswith("requests "))
     return collected / requests

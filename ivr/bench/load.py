@@ -1,8 +1,8 @@
 """Load test against the real gunicorn server: concurrent simulated calls walk random paths while
 menus.yaml is rewritten (valid edits and broken files, alternately) and one worker is killed.
 
-    .venv/bin/python bench/load.py                 # the full run: 32 calls for 20 s, 2 workers
-    .venv/bin/python bench/load.py --seconds 3     # what CI runs (tests/test_load.py)
+    .venv/bin/python -m ivr.bench.load                 # the full run: 32 calls for 20 s, 2 workers
+    .venv/bin/python -m ivr.bench.load --seconds 3     # what CI runs, in small (tests/test_under_load.py)
 
 Everything listens on 127.0.0.1 only. Each simulated call is signed with a test auth token, as
 Twilio would sign it (ivr/testers/phone.py). The report counts requests, failures and latency; the run
@@ -28,12 +28,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from ivr.menus.load import load  # noqa: E402
-from ivr.ops.metrics import FLUSH_SECONDS  # noqa: E402
-from ivr.testers.phone import Call, HttpTransport, LineError, twilio_params  # noqa: E402
+from ivr import ROOT  # the repository: menus.yaml, prompts/, gunicorn.conf.py
+from ivr.menus.load import load
+from ivr.ops.metrics import FLUSH_SECONDS
+from ivr.testers.phone import Call, HttpTransport, LineError, twilio_params
 
 TOKEN = "load-test-auth-token"
 METRICS_TOKEN = "load-test-metrics-token"

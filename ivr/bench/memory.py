@@ -1,10 +1,10 @@
 """Resident memory of one process that loads the line as a gunicorn master does before forking
 its workers: import the app, build it (which loads and checks the menus), then `gc.collect()`.
 
-    .venv/bin/python bench/memory.py               # the shipped menu
-    .venv/bin/python bench/memory.py --big-menu    # 200 menus, 2,000 helplines (ivr/bench/bigmenu.py)
-    .venv/bin/python bench/memory.py --big-menu --trace   # and what tracemalloc sees
-    .venv/bin/python bench/memory.py --big-menu --workers # real gunicorn workers, without wrk
+    .venv/bin/python -m ivr.bench.memory               # the shipped menu
+    .venv/bin/python -m ivr.bench.memory --big-menu    # 200 menus, 2,000 helplines (ivr/bench/bigmenu.py)
+    .venv/bin/python -m ivr.bench.memory --big-menu --trace   # and what tracemalloc sees
+    .venv/bin/python -m ivr.bench.memory --big-menu --workers # real gunicorn workers, without wrk
 
 The big menu is written by a child process first, so that writing it costs this process nothing.
 It prints VmRSS (from /proc) at each step, the load's time, and with --trace the memory that is
@@ -26,8 +26,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]  # the repository: menus.yaml, prompts/, gunicorn.conf.py
 
 
 def rss_mb() -> float:
@@ -44,6 +43,8 @@ def main() -> None:
     parser.add_argument("--workers", action="store_true", help="measure real gunicorn workers instead")
     parser.add_argument("--reload", action="store_true", help="with --workers: also after a live reload")
     args = parser.parse_args()
+    if not args.workers and "ivr" in sys.modules:
+        _again_in_a_bare_python()
 
     folder = tempfile.mkdtemp(prefix="ivr-memory-")
     if args.big_menu:
@@ -85,6 +86,14 @@ def main() -> None:
         tracemalloc.stop()
         print(f"tracemalloc: live after the load {live / 2**20:.1f} MB, high-water mark {peak / 2**20:.1f} MB")
     assert app.extensions["ivr"].line is not None
+
+
+def _again_in_a_bare_python() -> None:
+    """`python -m ivr.bench.memory` imports the ivr package (Flask, twilio, the menus) before
+    main() runs, which would count in "python started": the measure starts again in a Python
+    that runs this file by its path (-P: not its folder on sys.path) and has imported none of it."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    os.execve(sys.executable, [sys.executable, "-P", __file__, *sys.argv[1:]], dict(os.environ, PYTHONPATH=path))
 
 
 def worker_pss(server) -> str:

@@ -1,9 +1,9 @@
 """Machine instructions per request in a real gunicorn worker, line and floor, counted by callgrind.
 
-    .venv/bin/python bench/served.py            # needs valgrind (apt-get install valgrind); ~6 minutes
-    .venv/bin/python bench/served.py --no-valgrind   # the same servers and requests, uncounted
+    .venv/bin/python -m ivr.bench.served            # needs valgrind (apt-get install valgrind); ~6 minutes
+    .venv/bin/python -m ivr.bench.served --no-valgrind   # the same servers and requests, uncounted
 
-`bench/instructions.py` counts the apps alone, in process. A served request also costs gunicorn's
+`ivr.bench.instructions` counts the apps alone, in process. A served request also costs gunicorn's
 HTTP parsing, gevent's sockets and the WSGI plumbing, the same for both servers (about 630,000
 instructions here), which is why the line at twice the floor's count in process still answers
 three quarters of the floor's requests. This counts everything a worker does for a request: each
@@ -34,8 +34,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]  # the repository: menus.yaml, prompts/, gunicorn.conf.py
 NOON = datetime.datetime(2026, 11, 27, 12, 0)  # Brussels time, made aware in served_line()
 
 
@@ -62,7 +61,7 @@ def count(app_spec: str, token: str, passes: int, valgrind: bool = True) -> floa
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
     env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts, PYTHONHASHSEED="0",
                IVR_TRANSFER_CALLER_ID=phone.TRANSFER_CALLER_ID, WEB_CONCURRENCY="1",
-               PYTHONPATH=str(ROOT / "bench"), PROMETHEUS_MULTIPROC_DIR=folder, IVR_PUBLIC_URL=f"http://127.0.0.1:{port}")
+               PROMETHEUS_MULTIPROC_DIR=folder, IVR_PUBLIC_URL=f"http://127.0.0.1:{port}")
     procfile = _procfile_command()
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn if gunicorn.exists() else procfile[0])] + procfile[1:-1] + [
@@ -134,11 +133,11 @@ def main() -> None:
     args = parser.parse_args()
     token = secrets.token_hex(16)
     if args.no_valgrind:
-        for spec in ("served:served_line()", "ivr.bench.floor:create_floor()"):
+        for spec in ("ivr.bench.served:served_line()", "ivr.bench.floor:create_floor()"):
             count(spec, token, 0, valgrind=False)
         print("line and floor: every request answered 200")
         return
-    line = count("served:served_line()", token, args.passes)
+    line = count("ivr.bench.served:served_line()", token, args.passes)
     floor = count("ivr.bench.floor:create_floor()", token, args.passes)
     print(f"line   {line:11,.0f} instructions per request in a gunicorn worker")
     print(f"floor  {floor:11,.0f} instructions per request in a gunicorn worker")
