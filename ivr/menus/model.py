@@ -245,9 +245,9 @@ class Language:
         visit(())
         return tuple(found)
 
-    def alternative_to(self, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> Helpline | None:
-        """An open helpline to name while `helpline` is closed: the operator's choice
-        (if_closed) first, then one from the same page, then from the same menu."""
+    def _near(self, helpline: Helpline, at: tuple[str, ...]) -> list[Helpline]:
+        """The lines to offer instead of `helpline`, nearest first: the operator's if_closed, then
+        the lines of the same page, then those of the pages of the same menu."""
         candidates = [self.helplines[h] for h in helpline.if_closed if h in self.helplines]
         page = self.node(at)
         if isinstance(page, Page):
@@ -256,7 +256,12 @@ class Language:
         if isinstance(menu, Menu):
             for option in menu.options:
                 candidates += [self.helplines[h] for h in option.helplines if h in self.helplines]
-        for candidate in candidates:
+        return candidates
+
+    def alternative_to(self, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> Helpline | None:
+        """An open helpline to name while `helpline` is closed: the operator's choice
+        (if_closed) first, then one from the same page, then from the same menu."""
+        for candidate in self._near(helpline, at):
             if candidate.id != helpline.id and candidate.open_at(now) and (candidate.number or candidate.how_to_reach):
                 return candidate
         return None
@@ -264,16 +269,7 @@ class Language:
     def day_and_night_line(self, helpline: Helpline, at: tuple[str, ...]) -> Helpline | None:
         """A line a source confirms answers at every hour, with a number, other than `helpline`:
         from its if_closed, then the same page, the same menu, then the whole language."""
-        candidates = [self.helplines[h] for h in helpline.if_closed if h in self.helplines]
-        page = self.node(at)
-        if isinstance(page, Page):
-            candidates += page.helplines
-        menu = self.node(at[:-1]) if at else None
-        if isinstance(menu, Menu):
-            for option in menu.options:
-                candidates += [self.helplines[h] for h in option.helplines if h in self.helplines]
-        candidates += list(self.helplines.values())
-        for candidate in candidates:
+        for candidate in self._near(helpline, at) + list(self.helplines.values()):
             if candidate.id != helpline.id and candidate.day_and_night and candidate.number is not None \
                     and candidate.number.kind != EMERGENCY:
                 return candidate
