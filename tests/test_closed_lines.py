@@ -176,3 +176,13 @@ def test_the_loader_names_a_wrong_switchboard_key_and_warns_of_hours_without_a_s
     assert wrong_key.severity == "error" and wrong_key.place.line == menu_copy.line_of('if_asked_to_choose: "12"')
     no_source = next(p for p in problems if "no source" in p.message)
     assert no_source.severity == "warning" and no_source.place.line == menu_copy.line_of('hours: "Op werkdagen"')
+
+
+def test_a_key_pressed_for_a_closed_line_names_the_open_line_once(line):
+    # Sunday night, la ligne de bureau (page 2) is closed; the page read again starts with its open
+    # line, so the caller who pressed 1 all the same hears "closed", then that open line once.
+    said = texts(flow.key(line, line.language("fr"), ("2",), 0, "1", SUNDAY_NIGHT))
+    assert said[0] == "La ligne est fermée en ce moment."
+    assert said[1] == "En ce moment, vous pouvez joindre La ligne de nuit."
+    assert said.count("En ce moment, vous pouvez joindre La ligne de nuit.") == 1
+
