@@ -186,3 +186,14 @@ def test_a_key_pressed_for_a_closed_line_names_the_open_line_once(line):
     assert said[1] == "En ce moment, vous pouvez joindre La ligne de nuit."
     assert said.count("En ce moment, vous pouvez joindre La ligne de nuit.") == 1
 
+
+@pytest.mark.parametrize("status", ["busy", "no-answer", "failed"])
+def test_no_retry_is_offered_into_a_line_that_closed_while_it_rang(line, status):
+    # Put through at 16:59:50; after 25 s of ringing it is 17:00 and la ligne de bureau is closed.
+    closing = datetime.datetime(2026, 12, 8, 17, 0, tzinfo=BRUSSELS)
+    reply = flow.dialed(line, line.language("fr"), ("2",), "ligne-bureau", status, closing)
+    said = texts(reply)
+    assert not any("réessayer" in t for t in said), said  # the retry key would put no one through
+    assert "La ligne de nuit répond jour et nuit, au 1 0 7." in said
+    assert said[-1] == "Pour réécouter, appuyez sur étoile. Pour revenir, sur 9. Pour le menu principal, sur 0."
+    assert isinstance(flow.key(line, line.language("fr"), ("2",), 0, "1", closing).next, flow.Ask)

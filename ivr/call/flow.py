@@ -230,8 +230,11 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
     open_line = speech.day_and_night(language, helpline, at)
     if open_line:
         said.append(open_line)
-    # The page may have lost this transfer in a menu edit while the line rang: then no retry key.
+    # The page may have lost this transfer in a menu edit while the line rang, or the line may have
+    # closed meanwhile: then no retry key (it would put no one through).
     retry = next((k for k, h in where.transfers() if h.id == helpline.id), None)
+    if helpline.open_at(now) is False:
+        retry = None
     if retry is not None:
         said.append(speech.sentence(
             language, "after_transfer",
