@@ -197,3 +197,18 @@ def test_no_retry_is_offered_into_a_line_that_closed_while_it_rang(line, status)
     assert "La ligne de nuit répond jour et nuit, au 1 0 7." in said
     assert said[-1] == "Pour réécouter, appuyez sur étoile. Pour revenir, sur 9. Pour le menu principal, sur 0."
     assert isinstance(flow.key(line, line.language("fr"), ("2",), 0, "1", closing).next, flow.Ask)
+
+
+@pytest.mark.parametrize("widest,message", [
+    ('"09:00-17:00"', "may_be_open should be days with hours"),
+    ("\n        closed: [public holidays]", "may_be_open gives no day with hours"),
+])
+def test_a_wrong_may_be_open_is_named_as_written(menu_copy, widest, message):
+    # An operator who wrote may_be_open is told about may_be_open, never sent to 'always' (refused there).
+    menu_copy.replace('      if_closed: [ligne-nuit]\n      number: "0800 98 100"',
+                      f'      if_closed: [ligne-nuit]\n      may_be_open: {widest}\n      number: "0800 98 100"')
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts, today=datetime.date(2026, 12, 1))
+    assert line is None
+    [error] = [p for p in problems if p.severity == "error"]
+    assert error.message.startswith(message) and "opening_hours" not in error.message and "always" not in error.message
+    assert error.place.line == menu_copy.line_of("may_be_open:")
