@@ -176,3 +176,39 @@ def test_the_loader_names_a_wrong_switchboard_key_and_warns_of_hours_without_a_s
     assert wrong_key.severity == "error" and wrong_key.place.line == menu_copy.line_of('if_asked_to_choose: "12"')
     no_source = next(p for p in problems if "no source" in p.message)
     assert no_source.severity == "warning" and no_source.place.line == menu_copy.line_of('hours: "Op werkdagen"')
+
+
+def test_a_key_pressed_for_a_closed_line_names_the_open_line_once(line):
+    # Sunday night, la ligne de bureau (page 2) is closed; the page read again starts with its open
+    # line, so the caller who pressed 1 all the same hears "closed", then that open line once.
+    said = texts(flow.key(line, line.language("fr"), ("2",), 0, "1", SUNDAY_NIGHT))
+    assert said[0] == "La ligne est fermée en ce moment."
+    assert said[1] == "En ce moment, vous pouvez joindre La ligne de nuit."
+    assert said.count("En ce moment, vous pouvez joindre La ligne de nuit.") == 1
+
+
+@pytest.mark.parametrize("status", ["busy", "no-answer", "failed"])
+def test_no_retry_is_offered_into_a_line_that_closed_while_it_rang(line, status):
+    # Put through at 16:59:50; after 25 s of ringing it is 17:00 and la ligne de bureau is closed.
+    closing = datetime.datetime(2026, 12, 8, 17, 0, tzinfo=BRUSSELS)
+    reply = flow.dialed(line, line.language("fr"), ("2",), "ligne-bureau", status, closing)
+    said = texts(reply)
+    assert not any("réessayer" in t for t in said), said  # the retry key would put no one through
+    assert "La ligne de nuit répond jour et nuit, au 1 0 7." in said
+    assert said[-1] == "Pour réécouter, appuyez sur étoile. Pour revenir, sur 9. Pour le menu principal, sur 0."
+    assert isinstance(flow.key(line, line.language("fr"), ("2",), 0, "1", closing).next, flow.Ask)
+
+
+@pytest.mark.parametrize("widest,message", [
+    ('"09:00-17:00"', "may_be_open should be days with hours"),
+    ("\n        closed: [public holidays]", "may_be_open gives no day with hours"),
+])
+def test_a_wrong_may_be_open_is_named_as_written(menu_copy, widest, message):
+    # An operator who wrote may_be_open is told about may_be_open, never sent to 'always' (refused there).
+    menu_copy.replace('      if_closed: [ligne-nuit]\n      number: "0800 98 100"',
+                      f'      if_closed: [ligne-nuit]\n      may_be_open: {widest}\n      number: "0800 98 100"')
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts, today=datetime.date(2026, 12, 1))
+    assert line is None
+    [error] = [p for p in problems if p.severity == "error"]
+    assert error.message.startswith(message) and "opening_hours" not in error.message and "always" not in error.message
+    assert error.place.line == menu_copy.line_of("may_be_open:")

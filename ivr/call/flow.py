@@ -176,9 +176,14 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
     else:
         for transfer_key, helpline in where.transfers():
             if transfer_key == digits and helpline.open_at(now) is False:
-                # It closed while the page was being read: say so, and name an open line.
-                said = (speech.sentence(language, "closed_now"),) + speech.alternative(language, helpline, at, now)
-                return _prefixed(said, node(line, language, at, silences, now), ev.ClosedNow(language.code, helpline.id))
+                # It closed while the page was being read: say so, and name an open line, unless
+                # the page, read again, starts with that line (then it would be said twice).
+                page = node(line, language, at, silences, now)
+                other = speech.alternative(language, helpline, at, now)
+                if isinstance(page.next, Ask) and page.next.said[:len(other)] == other:
+                    other = ()
+                said = (speech.sentence(language, "closed_now"),) + other
+                return _prefixed(said, page, ev.ClosedNow(language.code, helpline.id))
             if transfer_key == digits:
                 return Reply(
                     said=(speech.sentence(language, "transferring"),),
@@ -225,8 +230,11 @@ def dialed(line: Line, language: Language, at: tuple[str, ...], helpline_id: str
     open_line = speech.day_and_night(language, helpline, at)
     if open_line:
         said.append(open_line)
-    # The page may have lost this transfer in a menu edit while the line rang: then no retry key.
+    # The page may have lost this transfer in a menu edit while the line rang, or the line may have
+    # closed meanwhile: then no retry key (it would put no one through).
     retry = next((k for k, h in where.transfers() if h.id == helpline.id), None)
+    if helpline.open_at(now) is False:
+        retry = None
     if retry is not None:
         said.append(speech.sentence(
             language, "after_transfer",

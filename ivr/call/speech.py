@@ -191,12 +191,13 @@ def alternative_reading(language: Language, other: Helpline, transfer_key: str |
     return said
 
 
-def alternative(language: Language, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime,
-                transfer_key: str | None = None) -> tuple[Said, ...]:
+def alternative(language: Language, helpline: Helpline, at: tuple[str, ...], now: datetime.datetime) -> tuple[Said, ...]:
+    """An open line to name while `helpline` is closed, without a transfer offer (said after a key
+    pressed for the closed line; the page itself offers the open line's transfer)."""
     other = language.alternative_to(helpline, at, now)
     if other is None:
         return ()
-    return alternative_reading(language, other, transfer_key)
+    return alternative_reading(language, other, None)
 
 
 def day_and_night(language: Language, helpline: Helpline, at: tuple[str, ...]) -> Said | None:

@@ -641,8 +641,10 @@ def _opening_hours(check: _Checker, doc: Located, path: tuple, value) -> Opening
         return None
     if value == "always":
         return OpeningHours(always=True)
+    field = path[-1]  # opening_hours, or may_be_open (where 'always' is refused before)
     if not isinstance(value, dict):
-        check.error(doc.place(*path), "opening_hours should be 'always' or days with hours, like monday-friday: \"09:00-19:00\"")
+        check.error(doc.place(*path), "opening_hours should be 'always' or days with hours, like monday-friday: \"09:00-19:00\""
+                    if field == "opening_hours" else f"{field} should be days with hours, like monday-friday: \"09:00-19:00\"")
         return None
     weekly, closed, holidays_closed = [], set(), False
     for spec, hours in value.items():
@@ -673,7 +675,8 @@ def _opening_hours(check: _Checker, doc: Located, path: tuple, value) -> Opening
                 b += 1440  # runs past midnight into the next day
             weekly.extend((day, a, b) for day in days)
     if not weekly:
-        check.error(doc.place(*path), "opening_hours gives no day with hours; use 'always' for a line that always answers")
+        check.error(doc.place(*path), "opening_hours gives no day with hours; use 'always' for a line that always answers"
+                    if field == "opening_hours" else f"{field} gives no day with hours: write the widest hours any source gives, or remove it")
         return None
     return OpeningHours(always=False, weekly=tuple(weekly), closed=frozenset(closed),
                         closed_on_public_holidays=holidays_closed)
