@@ -270,3 +270,20 @@ def test_the_real_line_refuses_deep_and_wide_files_keeps_serving_and_its_workers
         assert "Traceback" not in line.log() and "reload failed" not in line.log()
     finally:
         line.stop()
+
+
+@pytest.mark.parametrize("attack", ["deep", "wide"])
+def test_serve_refuses_a_deep_or_wide_file_in_one_sentence_before_starting(menu_copy, attack):
+    """`python -m ivr serve` loads the menu before it starts gunicorn: the 60 KB file made it die
+    with exit 139 and nothing said."""
+    menu_copy.menus.write_text(deep(30_000) if attack == "deep" else wide(), encoding="utf-8")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    environ.update(IVR_MENUS=str(menu_copy.menus), IVR_PROMPTS=str(menu_copy.prompts), TWILIO_AUTH_TOKEN="a-token")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "ivr", "serve"], cwd=ROOT, env=environ, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, (done.returncode, done.stderr[-500:])
+    lines = done.stderr.strip().splitlines()  # the problem with its place, and what to do
+    assert len(lines) <= 2 and lines[0].startswith(f"{menu_copy.menus}:"), done.stderr
+    assert ("nested more than" if attack == "deep" else "values by here") in done.stderr
+    assert time.monotonic() - started < 30
