@@ -162,3 +162,23 @@ def test_five_thousand_idle_or_slow_connections_leave_twilio_answered_and_are_cl
         for sockets in kinds.values():
             for s in sockets:
                 s.close()
+
+
+def test_a_worker_raises_its_open_files_limit_or_holds_fewer_connections(monkeypatch):
+    import resource
+
+    from ivr.ops import worker
+    limits, warnings = {"soft": 1024, "hard": 4096}, []
+
+    def setrlimit(kind, values):
+        assert values[0] <= values[1] == limits["hard"]
+        limits["soft"] = values[0]
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (limits["soft"], limits["hard"]))
+    monkeypatch.setattr(resource, "setrlimit", setrlimit)
+
+    class Log:
+        def warning(self, *args):
+            warnings.append(args[0] % args[1:])
+    assert worker._room_for(3000, Log()) == 3000 and limits["soft"] == 3100 and warnings == []
+    assert worker._room_for(10000, Log()) == 3996 and limits["soft"] == 4096
+    assert warnings == ["open files limit 4096 (ulimit -n): this worker holds 3996 connections instead of 10000"]
