@@ -20,8 +20,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # worker. With the sync class four such clients kept a signed /voice waiting 31 s and sixteen took
 # the line down (docs/performance.md, "Slow clients"). The app is monkey-patched in each worker
 # after the fork; ivr/menus/live.py keeps its reload watcher on a real thread.
-worker_class = "gevent"
-worker_connections = 1000  # gunicorn's default: open connections per worker, slow ones included
+# ivr/ops/worker.py: gevent's worker, which closes a connection that has not sent its whole request
+# within 10 s (headers and body; gunicorn sets no such bound) and raises the open-files limit.
+worker_class = "ivr.ops.worker.Worker"
+# Open connections per worker, idle and slow ones included: 2,000 in all took the line down
+# (docs/operations.md, "Slow clients"); an idle one costs a worker about 10 KB.
+worker_connections = 10000
 # Twilio gives up after 15 s; a worker stuck longer than that helps nobody.
 timeout = 15
 # On SIGTERM (a deploy, a restart) a worker stops accepting and finishes the webhooks in flight for

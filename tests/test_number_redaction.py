@@ -16,6 +16,13 @@ NUMBER_FORMS = [
     "0470%2F12.34.56",
     "%252B32%2520470%252012%252034%252056",  # escaped twice
     "%30%34%37%30%31%32%33%34%35%36",  # every digit escaped
+    # Half escaped, some separators plain (issue 19: the redactor read a run only up to a plain
+    # space, and unescaping the whole line, up to three times, was the patch over it)
+    "%2B32%20470 12%2034%2056",
+    "%2B32 470%2012 34 56",
+    "%252B32%2520470 12%252034%252056",
+    "%25252B32470123456",  # escaped three times
+    "+32+470%2012%2034%2056",
 ]
 
 
@@ -39,6 +46,10 @@ def test_menu_state_and_times_are_left_as_they_are(harmless):
     assert redact(harmless) == harmless
 
 
+def test_the_words_around_a_blanked_number_keep_their_spaces():
+    assert redact("GET /voice?From=%2B32%20470%2012%2034%2056 HTTP/1.1") == "GET /voice?From=[number] HTTP/1.1"
+
+
 def test_gunicorn_never_writes_a_number_from_a_bad_request_line(tmp_path):
     from real_line import RealLine
     line = RealLine(tmp_path)
@@ -48,11 +59,13 @@ def test_gunicorn_never_writes_a_number_from_a_bad_request_line(tmp_path):
                 s.sendall(f"POST /voice?From={form}\r\nHost: x\r\n\r\n".encode())  # no HTTP version
                 assert s.recv(100).startswith(b"HTTP/1.1 400")
         deadline = time.monotonic() + 5
-        while line.log().count("Invalid HTTP request line") < len(NUMBER_FORMS) and time.monotonic() < deadline:
+        # A worker writes the same warning 10 times a minute at most (ivr/ops/logs.py, _Repeats)
+        expected = min(len(NUMBER_FORMS), 10)
+        while line.log().count("Invalid request from") < expected and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         line.stop()
     log = line.log() + line.output()
-    assert log.count("Invalid HTTP request line") == len(NUMBER_FORMS), log
+    assert expected <= log.count("Invalid request from") <= len(NUMBER_FORMS), log
     for written in log.splitlines():
         assert "470123456" not in digits_seen(written), written

@@ -154,3 +154,31 @@ def test_a_recorded_file_is_private_and_keeps_only_the_hour(tmp_path):
     assert stat.S_IMODE(recorded.stat().st_mode) == 0o600
     text = recorded.read_text(encoding="utf-8")
     assert "clock: '2026-11-27T21:00+00:00'" in text and "21:47" not in text and ":13" not in text
+
+
+# The caller's number (SOMEONE) as it may come in any parameter, and another person's number.
+ENCODED_FORMS = ["32470555123", "%2B32470555123", "+32 470 55 51 23", "0470/55.51.23", "%2B32%20470%2055%2051%2023",
+                 "+32+470+55+51+23", "%252B32%2520470%252055%252051%252023", "0032 470 55 51 23",
+                 "+32 (0)470 55 51 23"]
+
+
+def test_a_recording_blanks_numbers_in_every_encoding_and_every_parameter(tmp_path, recording_app):
+    """The caller's number in the forms Twilio or a client may send it (as a form value, escaped
+    once or twice, without its +), in parameters other than From/To, and someone else's number
+    said to the speech recogniser: none reaches the file."""
+    app = recording_app(tmp_path)
+    the_call = Call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN,
+                    dict(twilio_params(SOMEONE, THE_LINE, CALL_SID), AccountSid=ACCOUNT_SID,
+                         **{f"Extra{i}": f"n={form};" for i, form in enumerate(ENCODED_FORMS)},
+                         From=ENCODED_FORMS[0], SpeechResult="appelez le 0499 12 34 56 s'il vous plait",
+                         StirVerstat="TN-Validation-Passed-A")).start()
+    assert the_call.requests
+    [file] = recorded_files(tmp_path)
+    text = file.read_text(encoding="utf-8")
+    squeezed = re.sub(r"%(25)*(2B|20)|[\s./()+-]", "", text)
+    assert "470555123" not in squeezed and "499123456" not in squeezed, text
+    fixture = fixtures.load(file)
+    params = fixture.exchanges[0].params
+    assert all(params[f"Extra{i}"] == "n=+32470000000;" for i in range(len(ENCODED_FORMS))), params
+    assert params["SpeechResult"] == "appelez le [number] s'il vous plait"
+    assert params["ApiVersion"] == "2010-04-01" and params["StirVerstat"] == "TN-Validation-Passed-A"

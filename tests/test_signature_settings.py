@@ -1,6 +1,7 @@
 """Signatures as Twilio sends them: Webhook Rules signed with a SharedKey and HMAC-SHA256
 (X-Twilio-Webhooks-Signature-Settings), and the forwarded host believed only when the operator
 says a proxy sets it."""
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -84,3 +85,38 @@ def test_the_forwarded_host_is_believed_when_the_operator_says_the_proxy_sets_it
                     base_url="http://10.0.0.5:8000",
                     headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "help.example.be"})
     assert answers_a_menu(response)
+
+
+def test_a_library_warning_goes_through_the_redactor_and_repeats_are_limited(tmp_path):
+    """twilio-python's RequestValidator warns about an algorithm it does not know, quoting it: an
+    attacker puts a phone number there, 8 KB long, 1,000 times. Under the Procfile's gunicorn it was
+    written as it came (Python's last-resort handler), 16 MB in a second."""
+    import http.client
+    import urllib.parse
+
+    from real_line import RealLine
+    line = RealLine(tmp_path, env={"IVR_WEBHOOK_SHARED_KEYS": SHARED_KEY})
+    try:
+        before = len(line.log())
+        body, headers = line.signed_voice()
+        algorithm = "+32 470 11 12 22 %2B32470111222 " + "x" * 8000
+        headers["X-Twilio-Webhooks-Signature-Settings"] = f"key=k,algorithm={algorithm}"
+        statuses = []
+        connection = http.client.HTTPConnection("127.0.0.1", line.port, timeout=5)
+        for _ in range(1000):
+            connection.request("POST", "/voice", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+        connection.close()
+        time.sleep(0.5)
+        written = line.log()[before:]
+        assert set(statuses) == {403}
+        assert "Unsupported webhook signature algorithm '[number] xxx" in written, written[-2000:]
+        for form in ("470111222", "470 11 12 22", "%2B32"):
+            assert form not in written + line.output() and form not in urllib.parse.unquote(written)
+        print(f"stderr written by 1,000 requests: {len(written)} characters")
+        assert len(written) < 100_000, len(written)  # 10 lines a minute of each warning, 2,000 characters at most
+        assert "more like this in the last minute, left out" not in written  # said on the next minute's first
+    finally:
+        line.stop()

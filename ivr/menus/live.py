@@ -11,13 +11,16 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import pickle
 import sys
 import threading
+import time
 import weakref
 from pathlib import Path
 
-from .load import inspect
+from .load import _Pickler, inspect
 from .model import Line
+from .yamlfile import Place, Problem
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,73 @@ def _real_threads():
         start = gevent_monkey.get_original("_thread", "start_new_thread")
         lock = gevent_monkey.get_original("_thread", "allocate_lock")
     return start, lock
+
+
+def _original(module: str, name: str):
+    """A function of the os or select module as it was before gevent patched the worker, if it did:
+    the watcher runs on a real thread (see _real_threads), which must not wait on gevent's hub."""
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    if gevent_monkey is not None and gevent_monkey.is_module_patched(module):
+        return gevent_monkey.get_original(module, name)
+    return getattr(__import__(module), name)
+
+
+# Files up to this size (menus.yaml and prompts together; the shipped ones are 29 KB) are checked in
+# the worker itself, at once: reading them leaves the worker at most 2.5 MB larger. Larger ones,
+# in a fresh process, which takes a second.
+CHECK_HERE_BYTES = 256 * 1024
+CHECK_APART_SECONDS = 60.0  # the largest file the reader accepts is checked in under 10 s
+_CHILD = ("import sys; from ivr.menus.live import _inspect_to_stdout; "
+          "_inspect_to_stdout(sys.argv[1], sys.argv[2])")
+
+
+def inspect_apart(menus: Path, prompts: Path) -> tuple:
+    """`inspect`, run in a fresh Python process whose (line, problems) come back pickled.
+
+    A worker that read a hostile edit itself kept what it grew: a 4 MB file of 100,000 menus
+    took one to 219 MB and left it 123 MB larger (Python hands little freed memory back), and a
+    crash in PyYAML's C code would take the worker with it. The child's memory goes with it; the
+    worker only unpickles a small list of problems, or the checked menu (as load_apart does).
+    A fresh process, not a fork: this runs on the watcher's thread while gevent runs requests
+    on the main one, and posix_spawn runs no Python in between."""
+    package_parent = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
+    read_end, write_end = os.pipe()
+    try:
+        pid = _original("os", "posix_spawn")(sys.executable, [sys.executable, "-c", _CHILD, str(menus), str(prompts)], env,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, write_end, 1), (os.POSIX_SPAWN_CLOSE, read_end)])
+    except OSError:  # no interpreter to start: check here, as before
+        os.close(read_end)
+        os.close(write_end)
+        return inspect(menus, prompts)
+    os.close(write_end)
+    select, waitpid = _original("select", "select"), _original("os", "waitpid")
+    chunks, deadline = [], time.monotonic() + CHECK_APART_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            if select([read_end], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                chunk = os.read(read_end, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        else:
+            os.kill(pid, 9)
+    finally:
+        os.close(read_end)
+        try:
+            waitpid(pid, 0)
+        except ChildProcessError:  # collected by gevent's SIGCHLD watcher
+            pass
+    try:
+        return pickle.loads(b"".join(chunks))
+    except Exception:  # nothing whole came back: the child died or ran out of time
+        return None, [Problem(Place(str(menus), 1, 1), "these files could not be checked: the checking process "
+                                                        f"stopped before it finished (within {CHECK_APART_SECONDS:.0f} s)")]
+
+
+def _inspect_to_stdout(menus: str, prompts: str) -> None:
+    _Pickler(sys.stdout.buffer, pickle.HIGHEST_PROTOCOL).dump(inspect(menus, prompts))
+    sys.stdout.flush()
 
 
 class LiveLine:
@@ -88,7 +158,10 @@ class LiveLine:
             if signature == self._seen:
                 return False
             self._seen = signature
-            line, problems = inspect(self.menus, self.prompts)
+            if sum(size for name, size, _ in signature if name.endswith(".yaml")) <= CHECK_HERE_BYTES:
+                line, problems = inspect(self.menus, self.prompts)
+            else:
+                line, problems = inspect_apart(self.menus, self.prompts)
             if line is None:
                 self.refused = [p for p in problems if p.severity == "error"]
                 log.error("menu files refused, still serving version %s:\n%s", self.line.version,

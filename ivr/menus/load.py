@@ -450,29 +450,61 @@ def _tree(check: _Checker, doc: Located, code: str, value, keys: Keys):
 
 
 MAX_LEVELS = 3  # the main menu is level 1; callers get lost further down
+# Past these the files are refused: a menu file never comes near them, a generated or hostile one
+# would make every walk of the tree (the check's timing, the line's pages) take for ever.
+MAX_KEYS_DEEP = 12
+MAX_WAYS = 20_000  # the generated 2,000-helpline menu has 200
 
 
 def _reach(check: _Checker, doc: Located, code: str, menus: dict, helplines: dict, main: str) -> None:
-    """Walk the tree as callers can: loops are errors, unreachable or too deep parts warnings."""
-    reached_menus, reached_lines, too_deep = {main}, set(), set()
+    """Walk the tree as callers can: loops are errors, unreachable or too deep parts warnings.
 
-    def visit(mid: str, level: int, trail: tuple):
-        for i, option in enumerate(menus[mid].options):
-            where = doc.place(code, "menus", mid, "options", i)
+    Each menu is walked once, without recursion, and a menu's level is the deepest a caller can
+    reach it at: walking every path instead took for ever on a few menus whose six keys all lead
+    to the next one (6 to the power of their number), and recursing overflowed on a chain of
+    20,000 menus."""
+    reached_menus, reached_lines, too_deep = {main}, set(), set()
+    state = {main: 1}  # 1: its options are being walked (on the way from the main menu), 2: done
+    finished = []  # menus in the order their walk ended: the deepest first
+    stack = [(main, iter(enumerate(menus[main].options)))]
+    while stack:
+        mid, options = stack[-1]
+        for i, option in options:
             if option.helplines:
                 reached_lines.update(option.helplines)
-                if level + 1 > MAX_LEVELS and mid not in too_deep:
-                    too_deep.add(mid)
-                    check.warning(where, f"callers reach this at level {level + 1} (main menu is 1); keep the tree at most {MAX_LEVELS} levels deep")
             elif option.menu in menus:
-                if option.menu in trail:
-                    check.error(where, f"key {option.key} of menu '{mid}' leads back to menu '{option.menu}', which leads here: a loop with no end")
-                    continue
-                reached_menus.add(option.menu)
-                visit(option.menu, level + 1, trail + (option.menu,))  # noqa: F821 (deleted after the walk)
-
-    visit(main, 1, (main,))
-    del visit  # it refers to itself: kept, it would keep the whole load (data, places) until a gc
+                if state.get(option.menu) == 1:
+                    check.error(doc.place(code, "menus", mid, "options", i), f"key {option.key} of menu '{mid}' leads back to menu '{option.menu}', which leads here: a loop with no end")
+                elif option.menu not in state:
+                    reached_menus.add(option.menu)
+                    state[option.menu] = 1
+                    stack.append((option.menu, iter(enumerate(menus[option.menu].options))))
+                    break
+        else:
+            state[mid] = 2
+            finished.append(mid)
+            stack.pop()
+    order = {mid: n for n, mid in enumerate(finished)}
+    level, ways = {main: 1}, {main: 1}
+    for mid in reversed(finished):  # every menu after all those that lead to it (loops left out)
+        for i, option in enumerate(menus[mid].options):
+            if option.helplines:
+                if level[mid] + 1 > MAX_LEVELS and mid not in too_deep:
+                    too_deep.add(mid)
+                    check.warning(doc.place(code, "menus", mid, "options", i), f"callers reach this at level {level[mid] + 1} (main menu is 1); keep the tree at most {MAX_LEVELS} levels deep")
+            elif option.menu in menus and order[option.menu] < order[mid]:
+                level[option.menu] = max(level.get(option.menu, 0), level[mid] + 1)
+                ways[option.menu] = ways.get(option.menu, 0) + ways[mid]
+    # Each way of keys to a menu is a page the line (and `check`'s timing) can be asked for: a few
+    # menus whose keys all lead on to the next one make billions of them.
+    deepest = max(finished, key=level.__getitem__)
+    if level[deepest] > MAX_KEYS_DEEP:
+        check.error(doc.place(code, "menus", deepest), f"callers reach menu '{deepest}' at level {level[deepest]} (main menu is 1): "
+                    f"the line accepts at most {MAX_KEYS_DEEP} levels (keep it to {MAX_LEVELS})")
+    elif sum(ways.values()) > MAX_WAYS:
+        busiest = max(finished, key=ways.__getitem__)
+        check.error(doc.place(code, "menus", busiest), f"callers can reach menu '{busiest}' by {ways[busiest]:,} different "
+                    f"ways of keys, and all menus by more than the {MAX_WAYS:,} the line accepts: let fewer options lead to the same menus")
     for mid in menus:
         if mid not in reached_menus:
             check.warning(doc.place(code, "menus", mid), f"no caller can reach menu '{mid}': no option of another menu leads to it")

@@ -280,15 +280,57 @@ def _alias_problem(event, name: str) -> YamlFileError:
 
 def _refuse_aliases(text: str, name: str) -> None:
     """The first anchor or alias in the file is refused, before any of its values is built: nine
-    lines of nine aliases each would build nine to the ninth values (an "alias bomb")."""
+    lines of nine aliases each would build nine to the ninth values (an "alias bomb"). So is a file
+    nested too deep or holding too many values (see _Bounds), before PyYAML's composer, which
+    recurses once per level, sees it."""
     loader = _LOADER(text)
+    bounds = _Bounds(name)
     try:
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 raise _alias_problem(event, name)
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                bounds.enter(event)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                bounds.depth -= 1
+            elif isinstance(event, yaml.ScalarEvent):
+                bounds.value(event)
     finally:
         loader.dispose()
+
+
+# A real menu file is 7 levels deep (menus.yaml: language, menus, a menu, options, an option...) and
+# the generated 2,000-helpline menu holds about 53,000 values. A file past either bound is not a
+# menu: 30,000 brackets in a row (60 KB) overflowed the C stack of PyYAML's composer (the process
+# died with no word), and 2 million one-character values under the 4 MB cap take gigabytes once
+# each is remembered with its line.
+MAX_DEPTH = 40
+MAX_VALUES = 150_000
+
+
+class _Bounds:
+    """Counts levels and values as the parser's events come, and refuses the first past a bound."""
+
+    def __init__(self, name: str):
+        self.name, self.depth, self.values = name, 0, 0
+
+    def enter(self, event) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise YamlFileError(Problem(
+                Place(self.name, event.start_mark.line + 1, event.start_mark.column + 1),
+                f"lists and sections are nested more than {MAX_DEPTH} levels deep here (a menu file "
+                "needs fewer than 10): look for brackets [ or { that are opened and never closed"))
+        self.value(event)
+
+    def value(self, event) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise YamlFileError(Problem(
+                Place(self.name, event.start_mark.line + 1, event.start_mark.column + 1),
+                f"this file holds more than {MAX_VALUES:,} values by here (a menu of 2,000 helplines "
+                "holds 53,000): it is not a menu file, or far too large a menu for a phone line"))
 
 
 class _NotPlain(Exception):
@@ -313,7 +355,7 @@ def _read_events(text: str, name: str) -> tuple:
         if loader.check_event(yaml.StreamEndEvent):
             return None, places
         loader.get_event()  # the start of the document
-        data = _from_events(loader, (), places, name)
+        data = _from_events(loader, (), places, name, _Bounds(name))
         loader.get_event()  # the end of the document
         if not loader.check_event(yaml.StreamEndEvent):
             raise _NotPlain  # a second document
@@ -322,31 +364,37 @@ def _read_events(text: str, name: str) -> tuple:
         loader.dispose()
 
 
-def _from_events(loader, path, places, name):
+def _from_events(loader, path, places, name, bounds):
     event = loader.get_event()
     if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
         raise _alias_problem(event, name)
+    if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+        bounds.enter(event)
+    else:
+        bounds.value(event)
     places[path] = _at(event.start_mark)
     if isinstance(event, yaml.MappingStartEvent):
         out = {}
         key_path = path + ("<key>",)
         while not loader.check_event(yaml.MappingEndEvent):
-            key = _from_events(loader, key_path, places, name)
+            key = _from_events(loader, key_path, places, name, bounds)
             if isinstance(key, (dict, list)) or key in out:
                 raise _NotPlain
             if type(key) is str:
                 key = sys.intern(key)  # "name", "about"...: one string for every helpline
             key_place = places[key_path]
-            out[key] = _from_events(loader, path + (key,), places, name)
+            out[key] = _from_events(loader, path + (key,), places, name, bounds)
             places[path + (key,)] = key_place
         loader.get_event()
+        bounds.depth -= 1
         places.pop(key_path, None)
         return out
     if isinstance(event, yaml.SequenceStartEvent):
         out = []
         while not loader.check_event(yaml.SequenceEndEvent):
-            out.append(_from_events(loader, path + (len(out),), places, name))
+            out.append(_from_events(loader, path + (len(out),), places, name, bounds))
         loader.get_event()
+        bounds.depth -= 1
         return out
     tag = event.tag
     if not event.style and ('"' in event.value or event.value.endswith("'")):

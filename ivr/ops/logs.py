@@ -3,9 +3,10 @@
 - `write_webhook_line`: one JSON line per webhook on stdout, with a short call id that is
   a keyed hash of the CallSid: lines of one call can be followed, but the id cannot be turned back
   into the CallSid, and it says nothing about the phone number.
-- `Redacting`: a formatter for every other log line (errors, tracebacks, gunicorn's own), which
-  blanks anything that looks like a phone number or a Twilio SID before it is written, in case an
-  exception message ever carries one.
+- `Redacting`: a formatter for every other log line (errors, tracebacks, gunicorn's own, any
+  library's), which blanks anything that looks like a phone number or a Twilio SID before it is
+  written, in case an exception message ever carries one; `setup_error_log` puts it on every
+  handler, with a limit on warnings repeated (`_Repeats`).
 """
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ _SID = re.compile(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b")
 
 
 # A number written into a URL or a form body: %2B32%20470%2012..., +32+470+12... (a space as "+"),
-# even escaped twice (%252B32...). gunicorn's own warnings quote a bad request line as it came.
-_ESCAPED_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2}|[\d+./()-])+")
+# even escaped twice (%252B32...), or half escaped (%2B32%20470 12%2034: plain spaces count in a
+# run, so the run is read whole). gunicorn's own warnings quote a bad request line as it came.
+_ESCAPED_RUN = re.compile(r"(?:%(?:25)*[0-9A-Fa-f]{2}|[\d+./() -])+")
 
 
 def _unescaped_number(match: re.Match) -> str:
@@ -44,23 +46,14 @@ def _unescaped_number(match: re.Match) -> str:
         text = decoded
     for candidate in (text, text.replace("+", " "), "+" + text[1:].replace("+", " ") if text[:1] == "+" else ""):
         if candidate and _PHONE.search(candidate):
-            return "[number]"
+            core = run.strip(" ")  # the spaces around the run stay where they were
+            return run[:run.index(core)] + "[number]" + run[run.index(core) + len(core):]
     return run
 
 
 def redact(text: str) -> str:
     if "%" in text or "+" in text:
         text = _ESCAPED_RUN.sub(_unescaped_number, text)
-        if "%" in text:
-            # Escaped more than once, the run above cannot see it whole: unescape the line itself
-            # when that shows a number (the line then reads unescaped, its number blanked).
-            decoded = text
-            for _ in range(3):
-                decoded, before = unquote(decoded), decoded
-                if decoded == before:
-                    break
-            if decoded != text and _ESCAPED_RUN.sub(_unescaped_number, decoded) != decoded:
-                text = _ESCAPED_RUN.sub(_unescaped_number, decoded)
     return _blank_numbers(_SID.sub("[sid]", text))
 
 
@@ -78,13 +71,35 @@ def _blank_numbers(text: str) -> str:
     return "".join(pieces) + _PHONE.sub("[number]", text[last:])
 
 
+def redact_numbers(text: str) -> str:
+    """`redact` for phone numbers alone: Twilio SIDs are kept as they are, and never read as numbers
+    (for the testers' recordings, which keep a call's SIDs as placeholders)."""
+    out, last = [], 0
+    for sid in _SID.finditer(text):
+        out += [_numbers(text[last:sid.start()]), sid.group()]
+        last = sid.end()
+    out.append(_numbers(text[last:]))
+    return "".join(out)
+
+
+def _numbers(text: str) -> str:
+    if "%" in text or "+" in text:
+        text = _ESCAPED_RUN.sub(_unescaped_number, text)
+    return _PHONE.sub("[number]", text)
+
+
 class Redacting(logging.Formatter):
     """The standard formatter, with numbers and SIDs blanked from the message and the traceback
     (not from the time stamp in front, which would look like a number)."""
 
     def format(self, record: logging.LogRecord) -> str:
         record = logging.makeLogRecord(record.__dict__)
-        record.msg, record.args = redact(record.getMessage()), None
+        message = record.getMessage()
+        if len(message) > MAX_MESSAGE:  # a header or a body quoted whole: 8 KB a line, each request
+            message = message[:MAX_MESSAGE] + f"... [{len(message) - MAX_MESSAGE} characters left out]"
+        if getattr(record, "left_out", 0):
+            message += f" [and {record.left_out} more like this in the last minute, left out]"
+        record.msg, record.args = redact(message), None
         if record.exc_info:
             record.exc_text = redact(self.formatException(record.exc_info))
             record.exc_info = None
@@ -141,21 +156,68 @@ class _Std(logging.StreamHandler):
         pass
 
 
+MAX_MESSAGE = 2000  # characters of one message (its traceback apart)
+
+
+class _Repeats(logging.Filter):
+    """Warnings of one kind (the same logger and message, whatever its values) are written at most
+    PER_MINUTE times a minute; the first written after that says how many were left out. A
+    forged or broken request logs a warning each time: 1,000 of them wrote 16 MB in a second.
+    Errors are always written."""
+
+    PER_MINUTE = 10
+
+    def __init__(self):
+        super().__init__()
+        self.seen: dict[tuple, list] = {}  # kind -> [minute started, written, left out]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        kind = (record.name, str(record.msg)[:200])
+        now = time.monotonic()
+        seen = self.seen.get(kind)
+        if seen is None or now - seen[0] >= 60:
+            if len(self.seen) > 1000:  # messages that never repeat: forget them all
+                self.seen.clear()
+            record.left_out = seen[2] if seen else 0
+            self.seen[kind] = [now, 1, 0]
+            return True
+        if seen[1] < self.PER_MINUTE:
+            seen[1] += 1
+            return True
+        seen[2] += 1
+        return False
+
+
+_REPEATS = _Repeats()
+
+
 def setup_error_log() -> None:
-    """The line's own warnings and errors go to stderr, redacted; handlers that others set up
-    (gunicorn's) are made to redact too."""
-    ours = logging.getLogger("ivr")  # also Flask's app.logger, named after the package
-    if not ours.handlers:
+    """Every log line of the process goes to stderr through the redactor and the limit on repeats:
+    the line's own (the "ivr" loggers, Flask's app.logger) and any library's, through one handler
+    on the root logger. Without it, a library's warning was written by Python's last-resort
+    handler as it came: twilio-python's RequestValidator quotes the algorithm a request names in
+    X-Twilio-Webhooks-Signature-Settings, number and all. Handlers others set up (gunicorn's) are
+    made to redact and limit repeats too."""
+    root = logging.getLogger()
+    if not any(isinstance(handler, _Std) for handler in root.handlers):
         handler = _Std("stderr")
         handler.setFormatter(Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        ours.addHandler(handler)
+        root.addHandler(handler)
+    ours = logging.getLogger("ivr")  # also Flask's app.logger, named after the package
+    if ours.level == logging.NOTSET:
         ours.setLevel(logging.INFO)
-    for logger in (ours, logging.getLogger("gunicorn.error")):
+    for logger in (root, logging.getLogger("gunicorn.error")):
         for handler in logger.handlers:
+            if not isinstance(handler, _Std) and logger is root:
+                continue  # handlers a host or a test runner put on the root logger are theirs
             if not isinstance(handler.formatter, Redacting):
                 fmt = handler.formatter._fmt if handler.formatter else None
                 datefmt = handler.formatter.datefmt if handler.formatter else None
                 handler.setFormatter(Redacting(fmt, datefmt))
+            if _REPEATS not in handler.filters:
+                handler.addFilter(_REPEATS)
 
 
 def call_id_key(auth_token: str) -> bytes:

@@ -28,6 +28,7 @@ from pathlib import Path
 import phonenumbers
 from flask import Flask, request
 
+from ..ops.logs import redact_numbers
 from . import phone
 from .fixtures import dump_exchange
 
@@ -86,8 +87,15 @@ def _cannot_write(folder: Path, error: OSError) -> None:
                 "(said at most once a minute)", folder, error.strerror or type(error).__name__)
 
 
-def scrub(params: dict, text: str) -> tuple[dict, str]:
-    """The request's parameters and the answer with every identifying value replaced."""
+# Twilio's parameters that hold no personal data and look like numbers to the redactor.
+NOT_NUMBERS = {"ApiVersion"}  # 2010-04-01
+
+
+def scrub(params: dict, text: str, path: str = "") -> tuple[dict, str, str]:
+    """The request's parameters, the answer and the request's path with every identifying value
+    replaced: the caller's and the line's numbers however they are written or escaped, in every
+    parameter; any other phone number in a parameter or the path is blanked ([number]). The
+    answer keeps the helplines' numbers, which replaying it compares."""
     numbers = [(params.get(name, ""), phone.CALLER) for name in ("From", "Caller", "ForwardedFrom")]
     numbers += [(params.get(name, ""), phone.LINE_NUMBER) for name in ("To", "Called")]
     patterns = [(p, placeholder) for number, placeholder in numbers if (p := _any_form(number))]
@@ -102,13 +110,40 @@ def scrub(params: dict, text: str) -> tuple[dict, str]:
     for name, value in params.items():
         if name in DROPPED:
             continue
-        cleaned[name] = PLACEHOLDERS[name] if name in PLACEHOLDERS else clean(value)
-    return cleaned, clean(text)
+        if name in PLACEHOLDERS:
+            cleaned[name] = PLACEHOLDERS[name]
+        else:
+            value = clean(value)
+            cleaned[name] = value if name in NOT_NUMBERS else _other_numbers(value)
+    return cleaned, clean(text), _other_numbers(clean(path))
+
+
+_PLACED = re.compile("|".join(re.escape(p) for p in (phone.CALLER, phone.LINE_NUMBER)))
+
+
+def _other_numbers(value: str) -> str:
+    """Numbers blanked, the placeholders put in their place kept (a replay reads them)."""
+    out, last = [], 0
+    for placed in _PLACED.finditer(value):
+        out += [redact_numbers(value[last:placed.start()]), placed.group()]
+        last = placed.end()
+    out.append(redact_numbers(value[last:]))
+    return "".join(out)
+
+
+def _digit(d: str) -> str:
+    return f"(?:{d}|%(?:25)*3{d})"  # as written, or percent-escaped (%34, %2534...)
+
+
+# Between two digits: spaces, dots, slashes, dashes, brackets, "+" (a space in a form body), and
+# the same percent-escaped, once or more (%20, %2520, %2F...).
+_SEP = r"(?:[\s./()+-]|%(?:25)*(?:20|2[BbDdEeFf]|28|29|09))*"
 
 
 def _any_form(number: str):
-    """A pattern for a number however it is written: +32 470 12 34 56, 0032470123456,
-    0470/12.34.56, 4 7 0 1 2... (the national digits with any separators, any prefix)."""
+    """A pattern for a number however it is written or escaped: +32 470 12 34 56, 0032470123456,
+    32470123456, 0470/12.34.56, %2B32%20470..., 4 7 0 1 2... (the national digits with any
+    separators, any prefix)."""
     digits = re.sub(r"\D", "", number or "")
     if len(digits) < 6:  # anonymous or withheld callers: nothing to find
         return None
@@ -117,11 +152,13 @@ def _any_form(number: str):
         national, country = str(parsed.national_number), str(parsed.country_code)
     except phonenumbers.NumberParseException:
         national, country = digits, ""
-    sep = r"[\s./()-]*"
-    prefix = "(?:0" + sep + ")"
+    sep = _SEP
+    prefix = f"(?:{_digit('0')}{sep})"
     if country:
-        prefix = f"(?:(?:\\+|00){sep}{sep.join(country)}{sep}(?:\\(0\\){sep})?|0{sep})"
-    return re.compile(r"(?<!\d)" + prefix + "?" + sep.join(national) + r"(?!\d)")
+        plus = r"(?:\+|%(?:25)*2[Bb]|" + _digit("0") + _digit("0") + ")"
+        prefix = (f"(?:(?:{plus}{sep})?{sep.join(map(_digit, country))}{sep}(?:{_digit('0')}{sep})?"
+                  f"|{_digit('0')}{sep})")
+    return re.compile(r"(?<!\d)" + prefix + "?" + sep.join(map(_digit, national)) + r"(?!\d)")
 
 
 def _key(folder: Path) -> bytes:
@@ -148,8 +185,7 @@ def file_for(folder: Path, call_sid: str) -> Path:
 
 def _append(folder: Path, path: str, method: str, params: dict, answer: str, now: dt.datetime) -> None:
     target = file_for(folder, params["CallSid"])
-    params, answer = scrub(params, answer)
-    path = scrub({}, path)[1]
+    params, answer, path = scrub(params, answer, path)
     # Readable by the owner only; the hour alone is kept, so a file cannot be matched to one call
     # in Twilio's call log by its start time.
     hour = now.replace(minute=0, second=0, microsecond=0)
