@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from ivr.testers.studio import STATIC, create_studio
+from ivr.operators.studio import STATIC, create_studio
 from tests.conftest import TEST_MENUS
 
 

@@ -12,24 +12,11 @@ import click
 from ..bench.command import bench_command
 from ..menus.load import MenuError, inspect
 from ..menus.model import RECORDABLE_PROMPTS
-from ..menus.yamlfile import read
 from ..testers import tester
-from ..testers.studio import studio_command
 from . import fallback, timing
+from .check import check_problems
 from .fallback import fallback_command
-
-
-def check_problems(menus, prompts_dir=None, fallback_file=None):
-    """What `check` reports: the files' problems, then the time budget's and the fallback's (and
-    whether the committed fallback document still matches, when there is one)."""
-    line, problems = inspect(menus, prompts_dir)
-    if line is not None:
-        doc = read(menus)
-        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
-        document = Path(fallback_file) if fallback_file else Path(menus).parent / fallback.DOCUMENT
-        if fallback_file or document.is_file():
-            problems += fallback.staleness(line, doc, menus, document)
-    return line, problems
+from .studio import studio_command
 
 
 @click.command("check")

@@ -23,8 +23,8 @@ from pathlib import Path
 import click
 from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
-from .. import phone
-from ..tester import DIAL_STATUS_FOR, clock_setter
+from ...testers import phone
+from ...testers.tester import DIAL_STATUS_FOR, clock_setter
 
 STATIC = Path(__file__).resolve().parent / "static"
 OUTCOME_BUTTONS = ("answered", "busy", "no-answer", "failed")
@@ -139,7 +139,7 @@ class Studio:
     # -- what the operators read ----------------------------------------------------------
     def problems(self) -> dict:
         """What `check` lists, read again only when a file changed (names, sizes, times)."""
-        from ...operators.commands import check_problems
+        from ..check import check_problems
         signature = self.live._signature()
         if self._problems is None or self._problems[0] != signature:
             _, found = check_problems(self.live.menus, self.live.prompts)
