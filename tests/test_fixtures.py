@@ -2,12 +2,16 @@
 
 The fixtures are golden calls of the shipped menus.yaml: after an edit that `make check` accepts,
 `make fixtures` records them again (tests/fixtures/record_all.py), so these tests follow the menus."""
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from ivr import create_app
 from ivr.testers import fixtures
-from ivr.testers.phone import FlaskTransport
+from ivr.testers.phone import Call, FlaskTransport, twilio_params
 from ivr.testers.tester import clock_setter
 from line_settings import PUBLIC_URL, TOKEN
 
@@ -63,3 +67,56 @@ def test_a_replay_uses_the_fixtures_clock_for_opening_hours(app, client, recorde
     assert not night.passed and "La ligne est fermée en ce moment." in night.report()
     set_clock(fixture.clock)
     assert fixtures.replay(fixture, FlaskTransport(client), PUBLIC_URL, TOKEN).passed
+
+
+RECORD_ALL = FOLDER / "record_all.py"
+
+
+def test_make_fixtures_rerecords_its_own_calls_and_keeps_every_other_fixture(tmp_path):
+    folder = tmp_path / "fixtures"
+    folder.mkdir()
+    for file in FILES:
+        shutil.copy(file, folder / file.name)
+    by_hand = folder / "nl-main-menu-by-hand.yaml"
+    by_hand.write_text("# Dutch, straight to the main menu\ncall: Dutch main menu\n"
+                       "clock: '2026-11-27T12:00:00+01:00'\nsteps:\n"
+                       "- request: {path: /voice}\n- request: {path: /voice/language/key, params: {Digits: '2'}}\n",
+                       encoding="utf-8")
+    # A call recorded from a running line (IVR_RECORD_DIR), as docs/testing.md says to keep it.
+    recordings = tmp_path / "recordings"
+    recorder = create_app({"TWILIO_AUTH_TOKEN": TOKEN, "RECORD_DIR": str(recordings), "TRUSTED_PROXIES": "0",
+                           "RELOAD_SECONDS": 0, "WEBHOOK_LOG": False})
+    try:
+        the_call = Call(FlaskTransport(recorder.test_client()), PUBLIC_URL, TOKEN, twilio_params()).start()
+        the_call.press("1")
+        the_call.hang_up()
+    finally:
+        recorder.extensions["ivr"].close()
+    recorded = folder / "recorded-from-the-line.yaml"
+    shutil.move(next(recordings.glob("call-*.yaml")), recorded)
+    stale = folder / "fr-helpline-9-a-line-that-is-gone.yaml"  # golden, for a path the menus no longer have
+    shutil.copy(FILES[0], stale)
+    golden_before = (folder / FILES[0].name).read_text(encoding="utf-8")
+    (folder / FILES[0].name).write_text(golden_before.replace("<Response>", "<Response> ", 1), encoding="utf-8")
+    kept = {f: f.read_text(encoding="utf-8") for f in (by_hand, recorded)}
+
+    done = subprocess.run([sys.executable, str(RECORD_ALL), str(folder)], capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    for file, text in kept.items():
+        assert file.read_text(encoding="utf-8") == text, f"{file.name} was changed"
+    assert not stale.exists()
+    assert (folder / FILES[0].name).read_text(encoding="utf-8") == golden_before  # recorded again
+    assert {f.name for f in folder.glob("*.yaml")} == {f.name for f in FILES} | {by_hand.name, recorded.name}
+    assert "2 other fixture(s) kept" in done.stdout
+
+
+def test_make_fixtures_never_overwrites_a_fixture_it_did_not_write(tmp_path):
+    folder = tmp_path / "fixtures"
+    folder.mkdir()
+    mine = folder / "fr-wrong-key.yaml"  # a golden call's name, but written by a tester
+    mine.write_text("call: mine\nsteps:\n- request: {path: /voice}\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(RECORD_ALL), str(folder)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and f"{mine} was not written by this script" in done.stderr
+    assert mine.read_text(encoding="utf-8") == "call: mine\nsteps:\n- request: {path: /voice}\n"
+    assert [f.name for f in folder.iterdir()] == [mine.name]
