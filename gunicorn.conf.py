@@ -8,10 +8,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so that ivr.op
 
 from gunicorn.glogging import Logger  # noqa: E402
 
+from ivr.environment import gunicorn_settings  # noqa: E402
 from ivr.ops.logs import Redacting  # noqa: E402
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+bind, workers = gunicorn_settings()  # PORT and WEB_CONCURRENCY, or one sentence saying what is wrong
 # gevent workers (gunicorn's documented async worker class): each connection is a greenlet, so a
 # client that sends its headers or body one byte a second holds only its own greenlet, never the
 # worker. With the sync class four such clients kept a signed /voice waiting 31 s and sixteen took

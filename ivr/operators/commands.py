@@ -101,8 +101,14 @@ def map_command(menus, prompts_dir, readme, markdown):
     click.echo(f"wrote the map into {readme}")
 
 
+def _port(ctx, param, value):
+    if value is None or (value.isdigit() and int(value) <= 65535):  # 0: any free port
+        return 5000 if value is None else int(value)
+    raise click.BadParameter(f"{value!r} should be a port number from 1 to 65535 (PORT, or --port)")
+
+
 @click.command("run")
-@click.option("--port", type=int, default=5000, show_default=True, envvar="PORT")
+@click.option("--port", default=None, envvar="PORT", callback=_port, help="port on 127.0.0.1  [default: 5000]")
 def run_command(port):
     """Serve the line on http://127.0.0.1:PORT for local development (what `make run` does)."""
     app = _app_or_exit()
@@ -117,7 +123,12 @@ def run_command(port):
 def serve_command():
     """Start gunicorn as the Procfile does (what `make serve` does), once the line can start."""
     from .. import ROOT
+    from ..environment import gunicorn_settings
     _app_or_exit()  # a refused start says why in one sentence here, not in gunicorn's traceback
+    try:
+        gunicorn_settings()  # gunicorn reads WEB_CONCURRENCY itself, with a traceback
+    except SystemExit as e:
+        _refuse(str(e))
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     os.chdir(ROOT)
     os.execv(gunicorn, [gunicorn, "--config", "gunicorn.conf.py", "ivr:create_app()"])
