@@ -149,6 +149,16 @@ def load(file: Path, clock_required: bool = True) -> Fixture:
     return Fixture(file, str(data.get("call") or file.stem), exchanges, header, clock)
 
 
+# The first line of every golden call `make fixtures` (tests/fixtures/record_all.py) writes: the
+# files it may replace. Every other fixture is a tester's, kept as it is.
+GOLDEN = "# Recorded from a simulated call by tests/fixtures/record_all.py:\n"
+
+
+def is_golden(file: Path) -> bool:
+    with Path(file).open(encoding="utf-8", errors="replace") as f:
+        return f.readline() == GOLDEN
+
+
 def _leading_comments(text: str):
     for line in text.splitlines(keepends=True):
         if not line.startswith("#"):
