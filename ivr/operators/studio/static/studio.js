@@ -394,7 +394,7 @@ async function refreshTree() {
 
 // ---- the map: the tree drawn as a picture (SVG), from the same data ---------------------------
 const SVG = "http://www.w3.org/2000/svg";
-const COLUMN = 250, BOX = 220, LINE = 17, GAP = 12, LABEL = 34;
+const COLUMN = 330, BOX = 300, LINE = 17, GAP = 12, LABEL = 44;  // LABEL: characters a box line holds
 
 function svg(tag, attributes, text) {
   const node = document.createElementNS(SVG, tag);
@@ -403,7 +403,13 @@ function svg(tag, attributes, text) {
   return node;
 }
 
-function shortened(text) { return text.length > LABEL ? text.slice(0, LABEL - 1) + "…" : text; }
+function shortened(text, room = LABEL) { return text.length > room ? text.slice(0, room - 1) + "…" : text; }
+
+// A helpline's line in the map: its number always whole (what the caller needs), its name shortened.
+function helplineLine(h) {
+  const number = (h.number || t("no-number")) + (h.transfer ? " ☎" : "");
+  return { full: `${h.name}: ${number}`, shown: `${shortened(h.name, LABEL - number.length - 2)}: ${number}` };
+}
 
 function drawMap(languages) {
   // Left to right: the language choice, each language's main menu, its options; a page is one
@@ -428,7 +434,7 @@ function drawMap(languages) {
   }
   function visit(node, label, depth) {
     if (node.kind === "page") {
-      return place(node.helplines.map((h) => `${h.name}: ${h.number || t("no-number")}${h.transfer ? " ☎" : ""}`), "page", depth, []);
+      return place(node.helplines.map(helplineLine), "page", depth, []);
     }
     return place([label || node.id], "menu", depth, node.options.map((o) => [o.key, () => visit(o.node, o.node.id, depth + 1)]));
   }
@@ -448,8 +454,9 @@ function drawMap(languages) {
     const group = svg("g", { class: `box ${box.kind}` });
     group.append(svg("rect", { x: box.depth * COLUMN, y: box.top, width: BOX, height: box.height, rx: 5 }));
     box.lines.forEach((text, i) => {
-      const line = svg("text", { x: box.depth * COLUMN + 6, y: box.top + 4 + LINE * (i + 1) - 4 }, shortened(text));
-      if (text.length > LABEL) line.append(svg("title", {}, text));
+      const { full, shown } = typeof text === "string" ? { full: text, shown: shortened(text) } : text;
+      const line = svg("text", { x: box.depth * COLUMN + 6, y: box.top + 4 + LINE * (i + 1) - 4 }, shown);
+      if (shown !== full) line.append(svg("title", {}, full));  // the whole text, on hover and for screen readers
       group.append(line);
     });
     picture.append(group);
