@@ -117,8 +117,8 @@ def test_make_fixtures_rerecords_its_own_calls_and_keeps_every_other_fixture(tmp
     shutil.move(next(recordings.glob("call-*.yaml")), recorded)
     stale = folder / "fr-helpline-9-a-line-that-is-gone.yaml"  # golden, for a path the menus no longer have
     shutil.copy(FILES[0], stale)
-    golden_before = (folder / FILES[0].name).read_text(encoding="utf-8")
-    (folder / FILES[0].name).write_text(golden_before.replace("<Response>", "<Response> ", 1), encoding="utf-8")
+    tampered = (folder / FILES[0].name).read_text(encoding="utf-8").replace("<Response>", "<Response>  <!-- by hand -->", 1)
+    (folder / FILES[0].name).write_text(tampered, encoding="utf-8")
     kept = {f: f.read_text(encoding="utf-8") for f in (by_hand, recorded)}
 
     done = subprocess.run([sys.executable, str(RECORD_ALL), str(folder)], capture_output=True, text=True, timeout=120)
@@ -127,7 +127,8 @@ def test_make_fixtures_rerecords_its_own_calls_and_keeps_every_other_fixture(tmp
     for file, text in kept.items():
         assert file.read_text(encoding="utf-8") == text, f"{file.name} was changed"
     assert not stale.exists()
-    assert (folder / FILES[0].name).read_text(encoding="utf-8") == golden_before  # recorded again
+    again = (folder / FILES[0].name).read_text(encoding="utf-8")  # recorded again, from menus.yaml as it is
+    assert "by hand" not in again and again.startswith(fixtures.GOLDEN)
     assert {f.name for f in folder.glob("*.yaml")} == {f.name for f in FILES} | {by_hand.name, recorded.name}
     assert "2 other fixture(s) kept" in done.stdout
 

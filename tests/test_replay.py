@@ -18,6 +18,7 @@ from ivr.testers import fixtures
 from ivr.testers.phone import Call, FlaskTransport, twilio_params
 from ivr.testers.tester import play_script
 from line_settings import TEST_MENUS, TOKEN
+from stale import out_of_date
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OLD = "Pour la ligne couple"
@@ -51,6 +52,9 @@ def test_replay_passes_on_the_shipped_fixtures(cli, monkeypatch):
     monkeypatch.setenv("IVR_MENUS", str(ROOT / "menus.yaml"))
     monkeypatch.setenv("IVR_PROMPTS", str(ROOT / "prompts"))
     result = cli("replay", str(FIXTURES))
+    if result.exit_code == 1:  # after an edit of menus.yaml: the golden calls, made again by one command
+        failed = [line for line in result.output.splitlines() if line.startswith("FAIL")]
+        out_of_date(f"{len(failed)} golden call(s)", "make fixtures", failed)
     assert result.exit_code == 0, result.output
     assert f"{len(list(FIXTURES.glob('*.yaml')))} call(s) replayed, 0 failed." in result.output
 
