@@ -129,12 +129,17 @@ class Studio:
         self.at: datetime.datetime | None = None  # None: the real time
         self.calls: dict[str, dict] = {}
         self._lock = threading.Lock()  # one phone action at a time: phone.Call is not shared-safe
+        self._starting = threading.Lock()
         self._problems: tuple | None = None
         self._waits: tuple | None = None
 
     def start_line(self) -> None:
         """The line on these files, if they load; tried again when they change. A setting that
         cannot work stops the studio in one sentence, as it would stop the line."""
+        with self._starting:  # the page asks for the tree and the problems at once, in two threads
+            self._start_line()
+
+    def _start_line(self) -> None:
         from ... import ConfigError, create_app
         from ...menus.load import inspect
         if self.line_app is not None or self._tried == self._signature():
