@@ -13,8 +13,7 @@ from ivr.ops import server  # noqa: E402
 # before the app is loaded and counts anything.
 server.choose_metrics_folder()
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+bind, workers = server.bind_and_workers()  # PORT and WEB_CONCURRENCY, or one sentence saying what is wrong
 # gevent workers (gunicorn's documented async worker class): each connection is a greenlet, so a
 # client that sends its headers or body one byte a second holds only its own greenlet, never the
 # worker. With the sync class four such clients kept a signed /voice waiting 31 s and sixteen took

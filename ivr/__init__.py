@@ -12,6 +12,9 @@ import sys
 if sys.version_info < (3, 11):  # before anything that would fail with a less clear message
     raise SystemExit(f"The helpline line needs Python 3.11 or newer; this is Python "
                      f"{sys.version_info[0]}.{sys.version_info[1]}. Install 3.11 and try again.")
+from .environment import packages_or_virtualenv  # noqa: E402 (only the standard library)
+
+packages_or_virtualenv()  # `python -m ivr` by a Python without flask...: run under .venv, or say how
 
 import datetime  # noqa: E402
 import logging
@@ -21,6 +24,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import environment
 from .menus.live import LiveLine
 from .menus.load import MenuError, load_apart
 from .menus.model import BRUSSELS
@@ -117,6 +121,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _check_config(app: Flask) -> None:
     config = app.config
+    if wrong := environment.wrong_in_line_settings(config):  # IVR_RELOAD_SECONDS, the flags...
+        raise ConfigError(wrong)
     if config["ALLOW_UNSIGNED"] and config["TWILIO_AUTH_TOKEN"]:
         # Both set is how a development setting leaks into production: refuse rather than guess.
         raise ConfigError("IVR_ALLOW_UNSIGNED=1 and TWILIO_AUTH_TOKEN are both set: unset "

@@ -133,3 +133,56 @@ def test_a_transfer_the_running_line_cannot_place_is_explained_at_once(make_run_
 def test_a_file_that_cannot_be_written_or_a_wrong_address_is_said_in_a_sentence(menu_copy, command, said):
     result = ivr(*command, env=menus_env(menu_copy))
     assert result.returncode == 2 and said in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+# -- every setting a person types -------------------------------------------------------------
+@pytest.mark.parametrize("variable, value, said", [
+    ("IVR_RELOAD_SECONDS", "abc", "IVR_RELOAD_SECONDS='abc' should be a number of seconds, like 2"),
+    ("IVR_RELOAD_SECONDS", "-1", "IVR_RELOAD_SECONDS='-1' should be a number of seconds"),
+    ("IVR_RELOAD_SECONDS", "nan", "IVR_RELOAD_SECONDS='nan' should be a number of seconds"),
+    ("IVR_ALLOW_UNSIGNED", "yes", "IVR_ALLOW_UNSIGNED='yes' should be 1 (on) or 0 (off)"),
+    ("IVR_PROXY_SETS_HOST", "true", "IVR_PROXY_SETS_HOST='true' should be 1 (on) or 0 (off)"),
+    ("IVR_TRUSTED_PROXIES", "one", "IVR_TRUSTED_PROXIES should be 0 (no proxy)"),
+    ("IVR_TRANSFER_CALLER_ID", "abc", "IVR_TRANSFER_CALLER_ID='abc' is not a valid phone number"),
+    ("IVR_LANGUAGE_BY_NUMBER", "fr", "IVR_LANGUAGE_BY_NUMBER: 'fr' should look like +3280012345=fr"),
+    ("IVR_RECORD_DIR", "/proc/no-such-folder", "IVR_RECORD_DIR='/proc/no-such-folder': cannot write recorded calls"),
+])
+def test_a_setting_that_cannot_work_is_said_in_a_sentence_naming_it(variable, value, said, monkeypatch):
+    from click.testing import CliRunner
+
+    from ivr.operators.commands import main
+    for name in [k for k in os.environ if k.startswith(("IVR_", "TWILIO_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("IVR_MENUS", str(TEST_MENUS / "menus.yaml"))
+    monkeypatch.setenv("IVR_PROMPTS", str(TEST_MENUS / "prompts"))
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(os, "execv", lambda *args: pytest.fail(f"serve started gunicorn with {variable}={value!r}"))
+    result = CliRunner().invoke(main, ["serve"], env={"TWILIO_AUTH_TOKEN": "a-token"})  # as `make serve`
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(said) and "Traceback" not in result.output, result.output
+
+
+@pytest.mark.parametrize("env, said", [
+    ({"PORT": "abc"}, "PORT='abc' should be the port to serve on, a whole number from 1 to 65535"),
+    ({"WEB_CONCURRENCY": "abc"}, "WEB_CONCURRENCY='abc' should be the number of gunicorn workers"),
+    ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY='0' should be the number of gunicorn workers"),
+    ({"PROMETHEUS_MULTIPROC_DIR": "/proc/no-such-folder"}, "PROMETHEUS_MULTIPROC_DIR='/proc/no-such-folder': cannot keep"),
+])
+def test_gunicorns_settings_are_said_in_a_sentence_naming_them(menu_copy, env, said):
+    result = ivr("serve", env=dict(menus_env(menu_copy), TWILIO_AUTH_TOKEN="a-token", IVR_PUBLIC_URL="https://line.example.org", **env))
+    assert result.returncode in (1, 2) and result.stderr.strip().startswith(said), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_procfile_command_says_a_wrong_port_in_a_sentence(menu_copy):
+    from real_line import procfile_command
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
+    environ.update(menus_env(menu_copy), TWILIO_AUTH_TOKEN="a-token", PORT="abc")
+    result = subprocess.run(procfile_command(), cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "PORT='abc' should be the port to serve on" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_says_a_wrong_port_naming_port():
+    result = ivr("run", env={"PORT": "abc", "IVR_ALLOW_UNSIGNED": "1"})
+    assert result.returncode == 2 and "'abc' should be a port number from 1 to 65535 (PORT, or --port)" in result.stderr

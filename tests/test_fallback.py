@@ -203,9 +203,12 @@ def test_a_test_menu_without_a_fallback_document_is_not_compared_but_a_named_one
 
 
 def test_the_shipped_fallback_document_matches_the_shipped_menus():
+    from stale import out_of_date
     checked = CliRunner().invoke(main, ["check", str(ROOT / "menus.yaml"), "--prompts", str(ROOT / "prompts")])
     assert (ROOT / "fallback.xml").is_file()
-    assert checked.exit_code == 0 and "no longer matches" not in checked.output, checked.output
+    if "no longer matches" in checked.output:
+        out_of_date("fallback.xml", "make fallback", [line for line in checked.output.splitlines() if "error" in line])
+    assert checked.exit_code == 0, checked.output
 
 
 def test_the_shipped_fallback_reads_a_day_and_night_line_first_in_each_language_within_30_seconds():

@@ -65,3 +65,46 @@ def test_each_part_of_the_line_imports_only_what_comes_before_it():
 
 def test_at_most_eight_modules_stand_directly_in_the_package():
     assert len(list(PACKAGE.glob("*.py"))) <= 8
+
+
+def module_imports(path: Path) -> set[str]:
+    """The ivr modules a module imports anywhere in it (inside functions too), as dotted names."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    package = parts[:-1] if parts[-1] != "__init__" else parts[:-1]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            names = [module] if node.module else [f"{module}.{alias.name}" for alias in node.names]
+            if node.module:  # `from .x import y` may import the module x.y
+                names += [f"{module}.{alias.name}" for alias in node.names]
+            found.update(n for n in names if n.startswith("ivr"))
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("ivr"))
+    return found
+
+
+def test_no_module_of_the_house_imports_itself_back_through_another():
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {name: {m for m in module_imports(path) if m in modules and m != name} for name, path in modules.items()}
+    for package in modules:  # `ivr` itself is the line; a package's __init__ only names its parts
+        if package != "ivr" and modules[package].name == "__init__.py" and not modules[package].read_text().count("import"):
+            for name in graph:
+                graph[name].discard(package)
+    circles = []
+    for start in graph:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    circles.append(" -> ".join(path + [start]))
+                elif nxt not in path and len(path) < 8:
+                    stack.append((nxt, path + [nxt]))
+    assert not circles, "import circle(s): " + "; ".join(sorted(set(circles))[:5])

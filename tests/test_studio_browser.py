@@ -28,7 +28,7 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 WAIT = 10  # seconds; the line looks for edits every 2 s, the page asks every 1.5 s
 
@@ -248,3 +248,130 @@ def test_sentences_are_spoken_with_belgian_voices_and_recordings_played(recorded
     wait_for(browser, lambda d: log_text(d).count("Pour la ligne couple, appuyez sur 1.") == 2, "the menu repeated")
     time.sleep(0.5)
     assert len(browser.execute_script("return window.spoken")) == spoken
+
+
+@pytest.fixture
+def broken_at_start(menus):
+    """The test menu with an option leading nowhere, before the studio starts; returns the good text."""
+    menu_file = menus / "menus.yaml"
+    good = menu_file.read_text(encoding="utf-8")
+    menu_file.write_text(good.replace("menu: sous-menu", "menu: sous-menus"), encoding="utf-8")
+    return good
+
+
+def test_the_studio_starts_on_a_broken_file_shows_its_problem_and_the_tree_once_fixed(broken_at_start, studio,
+                                                                                      browser, menus):
+    browser.get(studio)
+    alert = browser.find_element(By.CSS_SELECTOR, "[role=alert]")
+    wait_for(browser, lambda d: "sous-menus" in alert.text, "the problem in the alert")
+    assert re.search(r"menus\.yaml:\d+:\d+: error: .*'sous-menus'", alert.text), alert.text
+    assert browser.find_element(By.ID, "no-line").is_displayed()
+    assert "No tree yet" in browser.find_element(By.ID, "tree").text
+    button(browser, "Call").click()
+    wait_for(browser, lambda d: "fix the problems above first" in log_text(d), "why no call can start")
+    (menus / "menus.yaml").write_text(broken_at_start, encoding="utf-8")
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-helpline='ligne-bureau']"), "the tree")
+    assert not browser.find_element(By.ID, "no-line").is_displayed()
+    button(browser, "Call").click()
+    wait_for(browser, lambda d: "Pour le français, appuyez sur 1." in log_text(d), "a call, once fixed")
+
+
+def focused(driver) -> str:
+    return driver.execute_script("const a = document.activeElement; return a.id || a.textContent")
+
+
+def test_keyboard_focus_follows_the_call_from_start_to_end(studio, browser):
+    browser.get(studio)
+    browser.find_element(By.ID, "call").send_keys("\n")  # Enter on the Call button
+    wait_for(browser, lambda d: "Pour le français, appuyez sur 1." in log_text(d), "the language choice")
+    assert focused(browser) == "hangup"  # not lost with the Call button, now disabled
+    ActionChains(browser).send_keys("1").perform()
+    wait_for(browser, lambda d: "Pour la ligne couple" in log_text(d), "the main menu")
+    ActionChains(browser).send_keys("1").perform()
+    wait_for(browser, lambda d: "0 8 0 0, 3 0, 0 3 0" in log_text(d), "the helpline's number")
+    ActionChains(browser).send_keys("1").perform()
+    wait_for(browser, lambda d: d.find_element(By.ID, "outcomes").is_displayed(), "the transfer's outcomes")
+    assert focused(browser) == "answered"  # the choice to make now
+    ActionChains(browser).send_keys("\n").perform()  # answered: the line says goodbye and hangs up
+    wait_for(browser, lambda d: button(d, "Call").is_enabled(), "the call's end")
+    assert focused(browser) == "call"  # ready for the next call
+
+
+def test_the_clock_is_typed_in_24_hour_form_whatever_the_browsers_locale(studio, browser):
+    browser.get(studio)
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-helpline='ligne-bureau']"), "the tree")
+    clock = browser.find_element(By.ID, "clock")
+    assert clock.get_attribute("type") == "text"
+    clock.clear()
+    clock.send_keys("2026-12-23 23:00")  # a Wednesday night, typed key by key
+    button(browser, "Set clock").click()
+    wait_for(browser, lambda d: "closed now" in helpline_state(d, "ligne-bureau"), "the office line closed at 23:00")
+    wait_for(browser, lambda d: d.find_element(By.ID, "clock-label").text == "Wednesday 2026-12-23 23:00",
+             "the clock as set")
+    clock.clear()
+    clock.send_keys("2026-12-23 10:00")
+    button(browser, "Set clock").click()
+    wait_for(browser, lambda d: "open now" in helpline_state(d, "ligne-bureau"), "the office line open at 10:00")
+    clock.clear()
+    clock.send_keys("23/12/2026 11:00 PM")
+    button(browser, "Set clock").click()
+    wait_for(browser, lambda d: "YYYY-MM-DD HH:MM, 24-hour" in d.find_element(By.ID, "clock-label").text,
+             "the form to use")
+    assert "open now" in helpline_state(browser, "ligne-bureau")  # the clock did not move
+
+
+def test_each_sentence_shows_its_estimated_seconds(studio, browser):
+    from ivr.operators.studio import heard_seconds
+    browser.get(studio)
+    button(browser, "Call").click()
+    wait_for(browser, lambda d: "Pour le français, appuyez sur 1." in log_text(d), "the language choice")
+    first = browser.find_element(By.CSS_SELECTOR, "[role=log] li .secs")
+    assert first.text == f"{heard_seconds('Pour le français, appuyez sur 1.')} s"
+
+
+DUTCH_BROWSER = "Object.defineProperty(navigator, 'languages', {get: () => ['nl-BE', 'nl', 'en']});"
+
+
+def test_the_page_speaks_the_browsers_language_and_can_be_switched(studio, browser):
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": DUTCH_BROWSER})
+    browser.get(studio)
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-helpline='ligne-bureau']"), "the tree")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "nl"
+    button(browser, "Bellen").click()
+    wait_for(browser, lambda d: "Pour le français, appuyez sur 1." in log_text(d), "the language choice")
+    ActionChains(browser).send_keys("1").perform()
+    wait_for(browser, lambda d: "beller drukt 1" in log_text(d), "the key, in Dutch")
+    assert "Ophangen" in [b.accessible_name for b in browser.find_elements(By.TAG_NAME, "button")]
+    assert "nu open" in helpline_state(browser, "ligne-couple")
+    Select(browser.find_element(By.ID, "ui-language")).select_by_visible_text("Français")
+    wait_for(browser, lambda d: "ouvert maintenant" in helpline_state(d, "ligne-couple"), "the tree in French")
+    assert "l'appelant appuie sur 1" in log_text(browser)  # what was shown, said again in French
+    assert button(browser, "Raccrocher").is_enabled()
+    browser.get(studio)  # the choice is kept
+    wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr", "French kept")
+
+
+def test_the_map_is_a_picture_drawn_in_the_page_with_nothing_fetched_elsewhere(studio, browser):
+    browser.get(studio)
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#map svg[role=img]"), "the map")
+    picture = browser.find_element(By.CSS_SELECTOR, "#map svg")
+    assert picture.size["width"] > 400 and picture.size["height"] > 200  # drawn, not an empty element
+    texts = [t.get_attribute("textContent") for t in picture.find_elements(By.CSS_SELECTOR, "text")]
+    tree = urllib.request.urlopen(studio + "api/tree", timeout=5).read().decode()
+    import json
+    for language in json.loads(tree)["languages"]:
+        assert f"{language['key']}: {language['code']}" in texts
+
+        def walk(node):
+            if node["kind"] == "page":
+                for h in node["helplines"]:
+                    assert any(text.startswith(h["name"][:20]) for text in texts), h["name"]
+                return
+            for option in node["options"]:
+                assert option["key"] in texts
+                walk(option["node"])
+        walk(language["menu"])
+    assert picture.find_elements(By.CSS_SELECTOR, "path.edge")
+    origins = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => new URL(e.name).origin)")
+    assert set(origins) <= {studio.rstrip("/")}, origins

@@ -76,3 +76,62 @@ def test_an_unclosed_list_is_named_where_it_opens(menu_copy):
     at = menu_copy.line_of("languages: [fr, nl")
     assert only_error(menu_copy) == (f"{menu_copy.menus}:{at}:12: error: the [ opened here is never closed: "
                                      "end the list with ] on the same line")
+
+
+# -- quotes inside quotes: an apostrophe in single quotes, a double quote in double quotes -------
+def test_a_french_apostrophe_in_single_quotes_is_named_not_the_indentation(menu_copy):
+    menu_copy.replace('name: "Le centre"', "name: 'La ligne d'écoute'")
+    at = menu_copy.line_of("name: 'La ligne d'écoute'")
+    assert only_error(menu_copy) == (
+        f"{menu_copy.menus}:{at}:24: error: the apostrophe in d'écoute ends the text that the single quote (') "
+        "at column 13 opened: put the whole text in double quotes instead: \"La ligne d'écoute\"")
+
+
+def test_a_french_apostrophe_in_a_single_quoted_option_is_named_on_its_own_line(menu_copy):
+    menu_copy.replace('say: "Pour la ligne couple"', "say: 'Pour la ligne d'écoute, jour et nuit'")
+    at = menu_copy.line_of("Pour la ligne d'écoute")
+    error = only_error(menu_copy)
+    assert error.startswith(f"{menu_copy.menus}:{at}:")
+    assert "the apostrophe in d'écoute ends the text" in error and "indented" not in error
+    assert error.endswith("double quotes instead: \"Pour la ligne d'écoute, jour et nuit\"")
+
+
+def test_dutch_apostrophes_in_single_quotes_are_named(menu_copy):
+    menu_copy.replace('name: "De lijn geweld"', "name: 'Bel zo'n lijn'")
+    at = menu_copy.line_of("name: 'Bel zo'n lijn'")
+    assert only_error(menu_copy) == (
+        f"{menu_copy.menus}:{at}:20: error: the apostrophe in zo'n ends the text that the single quote (') "
+        "at column 13 opened: put the whole text in double quotes instead: \"Bel zo'n lijn\"")
+
+
+def test_a_dutch_text_that_starts_with_an_apostrophe_is_told_to_take_double_quotes(menu_copy):
+    menu_copy.replace('hours: "Op werkdagen"', "hours: ''s avonds open'")
+    assert ("the apostrophe in ''s ends the text that the single quote (') at column 14 opened: put the whole "
+            "text in double quotes instead: \"'s avonds open\"") in only_error(menu_copy)
+
+
+def test_an_apostrophe_at_the_start_of_a_text_without_quotes_is_told_to_take_double_quotes(menu_copy):
+    menu_copy.replace('keys_help: "Om opnieuw te luisteren, druk op {repeat}."',
+                      "keys_help: 's Avonds, druk op {repeat}.", file="prompts/nl.yaml")
+    at = menu_copy.line_of("keys_help: 's Avonds", file="prompts/nl.yaml")
+    error = only_error(menu_copy)
+    assert error.startswith(f"{menu_copy.prompts / 'nl.yaml'}:{at}:12: error: the single quote (') opened here is "
+                            "never closed on its line: if it is an apostrophe ('s avonds), put the whole text in "
+                            "double quotes")
+
+
+def test_a_double_quote_inside_double_quotes_is_named(menu_copy):
+    menu_copy.replace('say: "Pour la ligne de bureau"', 'say: "Pour la ligne "bureau" du jour"')
+    at = menu_copy.line_of('say: "Pour la ligne "bureau"')
+    assert only_error(menu_copy) == (
+        f'{menu_copy.menus}:{at}:31: error: the double quote (") in "bureau" ends the text that the double quote '
+        "at column 16 opened: put the whole text in single quotes instead: 'Pour la ligne \"bureau\" du jour', or "
+        "write the quotes inside it as « »")
+
+
+def test_quotes_written_the_yaml_way_are_no_mistake(menu_copy):
+    menu_copy.replace('name: "Le centre"', "name: 'La ligne d''écoute'")
+    menu_copy.replace('name: "De lijn geweld"', "name: \"'s Avonds, zo'n lijn\"")
+    line, problems = inspect(menu_copy.menus, menu_copy.prompts)
+    assert line is not None, [str(p) for p in problems]
+    assert line.language("fr").helplines["ligne-adresse"].name == "La ligne d'écoute"

@@ -6,6 +6,7 @@ a column, so we keep PyYAML's marks instead of throwing them away.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -191,10 +192,19 @@ def _in_plain_words(e: yaml.MarkedYAMLError, text: str, name: str) -> Problem:
         return Problem(Place(name, 1, 1), f"YAML syntax: {e.problem or e.context or 'the YAML cannot be read'}")
     lines = text.splitlines()
     line = lines[mark.line] if mark.line < len(lines) else ""
+    inside = _quote_inside_quotes(lines, mark.line)
+    if inside is not None:
+        row, column, message = inside
+        return Problem(Place(name, row + 1, column + 1), message)
     opened = _unclosed_quote(text, e)
     if opened is not None:
         quote, at = opened
         what = "double quote (\")" if quote == '"' else "single quote (')"
+        if quote == "'":  # most often an apostrophe that starts a text: Dutch 's avonds, 't
+            return Problem(Place(name, at.line + 1, at.column + 1),
+                           f"the {what} opened here is never closed on its line: if it is an apostrophe "
+                           "('s avonds), put the whole text in double quotes (\"'s avonds\"); if not, "
+                           "end the text with '")
         return Problem(Place(name, at.line + 1, at.column + 1),
                        f"the {what} opened here is never closed on its line: end the text with {quote}")
     tab = _tab_near(lines, mark.line, e.context_mark)
@@ -216,6 +226,55 @@ def _in_plain_words(e: yaml.MarkedYAMLError, text: str, name: str) -> Problem:
                        "this line is indented differently from the lines around it: line it up with the "
                        "lines of the same list or section, with spaces")
     return Problem(Place(name, mark.line + 1, mark.column + 1), f"YAML syntax: {e.problem or e.context}")
+
+
+# A value that starts with a quote: `say: '...`, `- "...`, `name: "...`
+_QUOTED_VALUE = re.compile(r"""^(\s*(?:-\s+)?(?:[^\s'"#\[{][^:#]*:\s+)?)(['"])""")
+
+
+def _quote_inside_quotes(lines: list[str], row: int) -> tuple[int, int, str] | None:
+    """(row, column, message) of a quote inside a quoted text that ends the text too early: an
+    apostrophe in single quotes (French d'écoute, Dutch zo'n, 's avonds) or a double quote in double
+    quotes. PyYAML then reads the rest of the line as something else and blames the indentation,
+    on that line or the next; so the line it names and the one before are looked at."""
+    for r in range(min(row, len(lines) - 1), max(row - 2, -1), -1):
+        text = lines[r]
+        found = _QUOTED_VALUE.match(text)
+        if found is None:
+            continue
+        quote, start = found.group(2), found.end()
+        i = start
+        while i < len(text):
+            if quote == "'" and text[i:i + 2] == "''":  # YAML's own way to write ' in single quotes
+                i += 2
+                continue
+            if quote == '"' and text[i] == "\\":
+                i += 2
+                continue
+            if text[i] == quote:
+                break
+            i += 1
+        else:
+            continue  # never closed: _unclosed_quote's case
+        rest = text[i + 1:].split(" #")[0].strip()
+        if not rest or rest[0] in ",]}":
+            continue
+        word = text[text.rfind(" ", 0, i) + 1:].split(" ")[0].rstrip(",.;:!?")  # the word the quote is in
+        if quote == "'" and word.endswith("'") and word.count("'") > 1:
+            word = word[:-1]  # d'écoute', the text's own end
+        whole = text.split(" #")[0].rstrip()
+        inner = whole[start:-1] if whole.endswith(quote) and len(whole) > start else None
+        if inner is not None and len(inner) > 50:
+            inner = inner[:40].rstrip() + "…"
+        if quote == "'":
+            fix = f': "{inner}"' if inner is not None and '"' not in inner else ""
+            return r, i, (f"the apostrophe in {word} ends the text that the single quote (') at column {start} "
+                          f"opened: put the whole text in double quotes instead{fix}")
+        fix = f": '{inner}'" if inner is not None and "'" not in inner else ""
+        return r, i, (f"the double quote (\") in {word} ends the text that the double quote at column {start} "
+                      f"opened: put the whole text in single quotes instead{fix}, or write the quotes inside "
+                      "it as « »")
+    return None
 
 
 def _unclosed_quote(text: str, error: yaml.MarkedYAMLError):

@@ -12,25 +12,12 @@ import click
 from ..bench.command import bench_command
 from ..menus.load import MenuError, inspect
 from ..menus.model import RECORDABLE_PROMPTS
-from ..menus.yamlfile import read
 from ..testers import tester
-from ..testers.studio import studio_command
 from . import fallback, timing
+from .check import check_problems
 from .fallback import fallback_command
+from .studio import studio_command
 from .twilio_account import twilio_group
-
-
-def check_problems(menus, prompts_dir=None, fallback_file=None):
-    """What `check` reports: the files' problems, then the time budget's and the fallback's (and
-    whether the committed fallback document still matches, when there is one)."""
-    line, problems = inspect(menus, prompts_dir)
-    if line is not None:
-        doc = read(menus)
-        problems = problems + timing.problems(line, doc) + fallback.problems(line, doc)
-        document = Path(fallback_file) if fallback_file else Path(menus).parent / fallback.DOCUMENT
-        if fallback_file or document.is_file():
-            problems += fallback.staleness(line, doc, menus, document)
-    return line, problems
 
 
 @click.command("check")
@@ -115,8 +102,14 @@ def map_command(menus, prompts_dir, readme, markdown):
     click.echo(f"wrote the map into {readme}")
 
 
+def _port(ctx, param, value):
+    if value is None or (value.isdigit() and int(value) <= 65535):  # 0: any free port
+        return 5000 if value is None else int(value)
+    raise click.BadParameter(f"{value!r} should be a port number from 1 to 65535 (PORT, or --port)")
+
+
 @click.command("run")
-@click.option("--port", type=int, default=5000, show_default=True, envvar="PORT")
+@click.option("--port", default=None, envvar="PORT", callback=_port, help="port on 127.0.0.1  [default: 5000]")
 def run_command(port):
     """Serve the line on http://127.0.0.1:PORT for local development (what `make run` does)."""
     app = _app_or_exit()
@@ -131,7 +124,12 @@ def run_command(port):
 def serve_command():
     """Start gunicorn as the Procfile does (what `make serve` does), once the line can start."""
     from .. import ROOT
+    from ..environment import gunicorn_settings
     _app_or_exit()  # a refused start says why in one sentence here, not in gunicorn's traceback
+    try:
+        gunicorn_settings()  # gunicorn reads WEB_CONCURRENCY itself, with a traceback
+    except SystemExit as e:
+        _refuse(str(e))
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     os.chdir(ROOT)
     os.execv(gunicorn, [gunicorn, "--config", "gunicorn.conf.py", "ivr:create_app()"])

@@ -46,8 +46,15 @@ def use_folder(folder: str) -> None:
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     values.ValueClass = values.MultiProcessValue(process_identifier=_process_id)
-    # A metric without labels writes its zero when it is defined, below.
-    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    # A metric without labels writes its zero when it is defined, below (gunicorn's master imports
+    # this before its on_starting hook makes the folder).
+    try:
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+        if not os.access(os.environ["PROMETHEUS_MULTIPROC_DIR"], os.W_OK | os.X_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as e:  # a setting a person typed: one sentence, not a traceback at import
+        raise SystemExit(f"PROMETHEUS_MULTIPROC_DIR={os.environ['PROMETHEUS_MULTIPROC_DIR']!r}: cannot keep the "
+                         f"metrics there ({e.strerror or e}); name a folder of your own, or unset it") from None
 
 CALLS_STARTED = Counter("ivr_calls_started", "Calls that reached the safety message, by language", ["language"])
 LANGUAGE_CHANGES = Counter("ivr_language_changes", "Callers who switched language mid-call, to this language", ["language"])

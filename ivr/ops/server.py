@@ -22,6 +22,7 @@ import tempfile
 
 from gunicorn.glogging import Logger
 
+from ..environment import gunicorn_settings
 from . import metrics
 from .logs import Redacting
 
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 # the next start when it was killed before it could. A folder the operator names is theirs.
 _FOLDER_NAME = re.compile(r"^ivr-metrics-(\d+)(?:-[A-Za-z0-9_]+)?$")  # the second form: mkdtemp's, below
 _own_folder: str | None = None
+
+
+def bind_and_workers() -> tuple[str, int]:
+    """PORT and WEB_CONCURRENCY, checked: a wrong one stops the start in one sentence naming it."""
+    return gunicorn_settings()
 
 
 def choose_metrics_folder() -> str:

@@ -1,7 +1,7 @@
 """Call fixtures: one YAML file per call, its webhooks and the TwiML the line answered.
 
     call: French, partner violence, transfer busy      # what the call is, for the reader
-    clock: '2026-11-27T12:00:00+01:00'                 # optional: when it happened (opening hours)
+    clock: '2026-11-27T12:00:00+01:00'                 # when it happens (opening hours); required
     steps:
     - request:
         path: /voice/fr/key?at=            # path and query, as Twilio requested it
@@ -16,6 +16,10 @@ recorded requests say (the keys in `Digits`, silence when there are none, the tr
 must mean the same TwiML as the recorded one: same verbs, attributes and texts in the same order;
 attribute order and whitespace do not count. A replay in this process sets the line's clock to
 the fixture's `clock`, so helplines with opening hours sound as they did when it was recorded.
+
+What differs from one deployment to another is not part of the comparison: the host in the URLs
+the line writes (recorded and compared as BASE_URL) and the number a transfer shows (the `<Dial>`'s
+`callerId`, IVR_TRANSFER_CALLER_ID, compared as "the line's", unless it is the caller's own).
 """
 from __future__ import annotations
 
@@ -29,11 +33,20 @@ from pathlib import Path
 import yaml
 from twilio.request_validator import RequestValidator
 
+from ..menus.model import BRUSSELS
 from . import phone
 
 # The parameters that say what the caller did; listed first in a file, since they matter most.
 ACTION_PARAMS = ("Digits", "FinishedOnKey", "DialCallStatus", "DialCallDuration", "DialCallSid")
 BASE_URL = "https://line.example.org"  # in-process replays: any host will do, it is signed as such
+# How a transfer's caller ID is compared: it is the deployment's (IVR_TRANSFER_CALLER_ID), not the call's.
+LINES_CALLER_ID = "(the line's IVR_TRANSFER_CALLER_ID)"
+NO_CLOCK = ("needs `clock:`, the Brussels time the call happens, since opening hours change what a caller "
+            "hears; add a line like clock: '2026-11-27T12:00:00+01:00' (`replay --update` writes the current hour)")
+NOT_PUT_THROUGH = ("the line did not put the caller through, as it did when this was recorded: a line without "
+                   "IVR_TRANSFER_CALLER_ID does not try a transfer on a toll-free number (the call's To, "
+                   f"{phone.LINE_NUMBER}); set IVR_TRANSFER_CALLER_ID where the line runs, e.g. "
+                   f"IVR_TRANSFER_CALLER_ID={phone.TRANSFER_CALLER_ID} make run")
 
 
 class FixtureError(ValueError):
@@ -99,7 +112,9 @@ class Fixture:
     clock: datetime.datetime | None = None  # when the call happened, for opening hours
 
 
-def load(file: Path) -> Fixture:
+def load(file: Path, clock_required: bool = True) -> Fixture:
+    """The fixture in `file`; without `clock:` it is refused, unless `clock_required` is False
+    (`replay --update` then writes one)."""
     file = Path(file)
     text = file.read_text(encoding="utf-8")
     try:
@@ -122,6 +137,8 @@ def load(file: Path) -> Fixture:
                           None if answer is None else str(answer)))
     header = "".join(line for line in _leading_comments(text))
     clock = data.get("clock")
+    if clock is None and clock_required:
+        raise FixtureError(f"{file}: {NO_CLOCK}")
     if clock is not None:
         try:
             clock = datetime.datetime.fromisoformat(str(clock))
@@ -130,6 +147,16 @@ def load(file: Path) -> Fixture:
         if clock.tzinfo is None:
             raise FixtureError(f"{file}: clock: needs its time zone, like +01:00")
     return Fixture(file, str(data.get("call") or file.stem), exchanges, header, clock)
+
+
+# The first line of every golden call `make fixtures` (tests/fixtures/record_all.py) writes: the
+# files it may replace. Every other fixture is a tester's, kept as it is.
+GOLDEN = "# Recorded from a simulated call by tests/fixtures/record_all.py:\n"
+
+
+def is_golden(file: Path) -> bool:
+    with Path(file).open(encoding="utf-8", errors="replace") as f:
+        return f.readline() == GOLDEN
 
 
 def _leading_comments(text: str):
@@ -169,7 +196,10 @@ def described(twiml: str | None) -> list[str]:
     lines = []
 
     def visit(element, depth):
-        attributes = " ".join(f"{k}={v!r}" for k, v in sorted(element.attrib.items()))
+        shown = dict(element.attrib)
+        if element.tag == "Dial" and shown.get("callerId") not in (None, phone.CALLER):
+            shown["callerId"] = LINES_CALLER_ID
+        attributes = " ".join(f"{k}={v!r}" for k, v in sorted(shown.items()))
         text = " ".join((element.text or "").split())
         line = "  " * depth + element.tag + (f" [{attributes}]" if attributes else "")
         lines.append(line + (f": {text}" if text else ""))
@@ -193,9 +223,12 @@ class Change:
     what: str
     before: list[str] = field(default_factory=list)
     now: list[str] = field(default_factory=list)
+    hint: str = ""  # the setting to change, when the difference is the deployment's
 
     def report(self) -> str:
         lines = [f"  step {self.step} (POST {self.path}): {self.what}"]
+        if self.hint:
+            lines.append(f"    why: {self.hint}")
         if self.before or self.now:
             diff = difflib.unified_diff(self.before, self.now, "before", "now", lineterm="", n=2)
             lines += ["    " + line for line in diff]
@@ -209,6 +242,7 @@ class Result:
     transcript: list[str]
     exchanges_now: list[Exchange]
     broken: bool = False  # the line failed the caller (HTTP error, bad TwiML): nothing to update to
+    hints: list[str] = field(default_factory=list)  # why it may fail there and not here (replay --url)
 
     @property
     def passed(self) -> bool:
@@ -218,7 +252,8 @@ class Result:
         head = f"{self.fixture.file}: {self.fixture.name}"
         if self.passed:
             return f"ok    {head} ({len(self.exchanges_now)} steps)"
-        return "\n".join([f"FAIL  {head}"] + [c.report() for c in self.changes])
+        return "\n".join([f"FAIL  {head}"] + [c.report() for c in self.changes]
+                         + [f"  why: {hint}" for hint in self.hints])
 
 
 class _Diverged(Exception):
@@ -264,12 +299,16 @@ class _ReplayTransport(phone.Transport):
         if self.auth_token:
             signed["X-Twilio-Signature"] = RequestValidator(self.auth_token).compute_signature(full_url, sent)
         status, body = self.inner.post(full_url, sent, signed)
+        if self.base_url != BASE_URL:  # the host the line writes in its URLs is the deployment's
+            body = body.replace(self.base_url, BASE_URL)
         expected = recorded.answer if recorded else None
         if status != 200:
             self.changes.append(Change(number, path, f"the line answered HTTP {status}"))
         elif not same(expected, body):
             what = "no answer was recorded" if expected is None else "the answer changed"
-            self.changes.append(Change(number, path, what, described(expected), described(body)))
+            before, now = described(expected), described(body)
+            dialed = any(line.startswith("Dial") for line in before) and not any(line.startswith("Dial") for line in now)
+            self.changes.append(Change(number, path, what, before, now, NOT_PUT_THROUGH if dialed else ""))
         self.exchanges_now.append(Exchange(path, "POST", sent, body))
         return status, body
 
@@ -326,12 +365,18 @@ def run(paths, transport: phone.Transport, base_url: str = BASE_URL, auth_token:
     """`set_clock(when)` sets the in-process line's clock to a fixture's time (None: real time)."""
     results = []
     for file in files(paths):
-        fixture = load(file)
+        fixture = load(file, clock_required=not update)
+        if fixture.clock is None:  # --update of a hand-written file: it is played at this hour
+            fixture.clock = datetime.datetime.now(BRUSSELS).replace(minute=0, second=0, microsecond=0)
         if set_clock is not None:
             set_clock(fixture.clock)
         result = replay(fixture, transport, base_url, auth_token, update)
-        if update and not result.passed and not result.broken:
+        if update and not result.broken and (not result.passed or not _has_clock(file)):
             fixture.exchanges = result.exchanges_now
             save(fixture)
         results.append(result)
     return results
+
+
+def _has_clock(file: Path) -> bool:
+    return load(file, clock_required=False).clock is not None

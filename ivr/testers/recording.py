@@ -30,7 +30,7 @@ from flask import Flask, request
 
 from ..ops.logs import redact_numbers
 from . import phone
-from .fixtures import dump_exchange
+from .fixtures import BASE_URL, dump_exchange
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,10 @@ def enable(app: Flask) -> None:
         # Only answered webhooks of a call: forged requests (403) must not fill the disk.
         if response.status_code == 200 and request.path.startswith("/voice") and request.form.get("CallSid"):
             try:
+                # The host in the line's URLs (recordings) is the deployment's: written as BASE_URL.
+                answer = response.get_data(as_text=True).replace(request.host_url.rstrip("/"), BASE_URL)
                 _append(folder, request.full_path if request.query_string else request.path,
-                        request.method, request.form.to_dict(), response.get_data(as_text=True),
-                        app.config["CLOCK"]())
+                        request.method, request.form.to_dict(), answer, app.config["CLOCK"]())
             except OSError as e:  # the folder is gone, full, or not ours to write: say so, once a minute
                 _cannot_write(folder, e)
             except Exception:  # recording must never cost the caller their answer

@@ -173,6 +173,38 @@ def call_command(url, lang, to_number, keys, transcript_file, clock):
     sys.exit(status)
 
 
+def _why_only_there(url: str, failed: list) -> None:
+    """For calls a running line fails: replayed here too, with this folder's menu files, at the
+    fixture's clock and at the current time, to tell the tester which setting differs."""
+    from ..menus.load import MenuError
+    if not failed:
+        return
+    try:
+        transport, base_url, token, app = _in_process(record=False)
+    except MenuError:
+        return  # the menu files here are broken: nothing to compare with
+    set_clock = clock_setter(app)
+    for result in failed:
+        if any(change.hint for change in result.changes):
+            continue  # already says which setting to change
+        fixture = result.fixture
+        set_clock(fixture.clock)
+        if not fixtures.replay(fixture, transport, base_url, token).passed:
+            continue  # it fails here too: a change of the line, not of the deployment
+        set_clock(datetime.datetime.now(BRUSSELS))
+        if not fixtures.replay(fixture, transport, base_url, token).passed:
+            result.hints.append(
+                f"it passes in this process at the fixture's clock ({fixture.clock:%Y-%m-%d %H:%M}) and fails here at "
+                f"the current time too: opening hours differ, and the line at {url} answers at its own time. "
+                "Replay without --url (it sets the clock), or set the fixture's clock: to a time like now")
+        else:
+            result.hints.append(
+                f"it passes in this process with the menu files here: the line at {url} runs other menu files or "
+                "settings; start it with the same IVR_MENUS, IVR_PROMPTS, IVR_LANGUAGE_BY_NUMBER and "
+                "IVR_TRANSFER_CALLER_ID")
+    set_clock(None)
+
+
 def _brussels_time(text: str) -> datetime.datetime:
     try:
         when = datetime.datetime.fromisoformat(text)
@@ -312,6 +344,8 @@ def replay_command(paths, url, update):
     except fixtures.FixtureError as e:
         click.echo(str(e), err=True)
         sys.exit(2)
+    if url and not update:
+        _why_only_there(url, [r for r in results if not r.passed])
     for result in results:
         if update and not result.passed and not result.broken:
             # An intended change, written to the file: not a failure, whatever the diff below says.

@@ -7,12 +7,16 @@ and a phone. Every call runs the real line, created in this process, through the
 Twilio interpreter (ivr.testers.phone): the page only shows what that phone heard, so nothing
 about Twilio is written twice. The line follows edits as in production (its own watcher,
 IVR_RELOAD_SECONDS); the page asks for the tree and the problems again every few seconds.
+It starts on broken files too (when an operator needs it most): it lists their problems, and
+starts the line once they are fixed. Its page speaks French, Dutch and English, and draws the
+tree as a map itself (SVG): it fetches nothing from the internet.
 """
 from __future__ import annotations
 
 import datetime
 import logging
 import os
+import re
 import secrets
 import socket
 import sys
@@ -23,29 +27,30 @@ from pathlib import Path
 import click
 from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
-from .. import phone
-from ..tester import DIAL_STATUS_FOR, clock_setter
+from ...testers import phone
+from ...testers.tester import DIAL_STATUS_FOR, clock_setter
 
 STATIC = Path(__file__).resolve().parent / "static"
 OUTCOME_BUTTONS = ("answered", "busy", "no-answer", "failed")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+CLOCK_FORM = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")  # 24-hour, whatever the browser's locale
 KEPT_CALLS = 20  # ended calls kept for a page that asks again; a local tool, one tester
 
 
 def create_studio(line_config: dict | None = None) -> Flask:
-    """The studio's app; `line_config` goes to the line's create_app (tests name a menu there)."""
-    from ... import ConfigError, create_app
+    """The studio's app; `line_config` goes to the line's create_app (tests name a menu there).
+    Menu files with errors do not stop it: it shows them, and starts the line once they are fixed;
+    a wrong setting (IVR_TRANSFER_CALLER_ID...) does, in one sentence."""
+    from ... import MENUS_FILE, PROMPTS_DIR
     token = secrets.token_hex(16)  # throwaway: the phone signs, the line checks, as with Twilio
     config = {"TWILIO_AUTH_TOKEN": token, "ALLOW_UNSIGNED": False, "TRUSTED_PROXIES": "0",
               "TRANSFER_CALLER_ID": os.environ.get("IVR_TRANSFER_CALLER_ID") or phone.TRANSFER_CALLER_ID,
-              "RECORD_DIR": "", "WEBHOOK_LOG": False}
+              "RECORD_DIR": "", "WEBHOOK_LOG": False,
+              "MENUS": os.environ.get("IVR_MENUS", str(MENUS_FILE)),
+              "PROMPTS": os.environ.get("IVR_PROMPTS", str(PROMPTS_DIR))}
     config.update(line_config or {})
-    try:
-        line_app = create_app(config)
-    except ConfigError as e:
-        raise click.ClickException(f"{e}\nThe line would refuse these files: fix them (`make check`), "
-                                   "then start the studio again.") from None
-    studio = Studio(line_app, token)
+    studio = Studio(config, token)
+    studio.start_line()
     app = Flask(__name__, static_folder=None)
     app.extensions["studio"] = studio
 
@@ -80,14 +85,16 @@ def create_studio(line_config: dict | None = None) -> Flask:
     def clock():
         at = (request.get_json(silent=True) or {}).get("at")
         try:
-            studio.set_clock(datetime.datetime.fromisoformat(at) if at else None)
+            if at and not CLOCK_FORM.fullmatch(str(at).strip()):
+                raise ValueError
+            studio.set_clock(datetime.datetime.fromisoformat(str(at).strip()) if at else None)
         except (TypeError, ValueError):
-            return jsonify(error=f"{at!r} is not a date and time"), 400
+            return jsonify(error=f"{at!r} is not a date and time like 2026-12-24 23:00", code="bad-clock"), 400
         return jsonify(studio.clock())
 
     @app.post("/api/calls")
     def start_call():
-        return jsonify(studio.start(request.host_url.rstrip("/")))
+        return studio.start(request.host_url.rstrip("/"))
 
     @app.post("/api/calls/<call_id>/<action>")
     def act(call_id, action):
@@ -100,55 +107,101 @@ def create_studio(line_config: dict | None = None) -> Flask:
     def recording(language, name):
         # The line's <Play> URLs point here (the calls use this server's address): the recording
         # comes from the line in this process, as Twilio would fetch it.
-        answer = line_app.test_client().get(request.full_path, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        if studio.line_app is None:
+            abort(404)
+        answer = studio.line_app.test_client().get(request.full_path, environ_base={"REMOTE_ADDR": "127.0.0.1"})
         return Response(answer.get_data(), answer.status_code, content_type=answer.content_type)
 
     return app
 
 
 class Studio:
-    """The line in this process, its clock, and the calls in progress (in memory)."""
+    """The line in this process (once its files load), its clock, and the calls in progress (in memory)."""
 
-    def __init__(self, line_app: Flask, token: str):
-        self.line_app = line_app
+    def __init__(self, config: dict, token: str):
+        self.config = config
+        self.menus, self.prompts = Path(config["MENUS"]), Path(config["PROMPTS"])
         self.token = token
-        self.live = line_app.extensions["ivr"]
-        self._set_line_clock = clock_setter(line_app)
+        self.line_app: Flask | None = None  # None until the menu files load
+        self.live = None
+        self._set_line_clock = None
+        self._tried: tuple | None = None  # the files' signature when the line last failed to start
         self.at: datetime.datetime | None = None  # None: the real time
         self.calls: dict[str, dict] = {}
         self._lock = threading.Lock()  # one phone action at a time: phone.Call is not shared-safe
+        self._starting = threading.Lock()
         self._problems: tuple | None = None
         self._waits: tuple | None = None
 
+    def start_line(self) -> None:
+        """The line on these files, if they load; tried again when they change. A setting that
+        cannot work stops the studio in one sentence, as it would stop the line."""
+        with self._starting:  # the page asks for the tree and the problems at once, in two threads
+            self._start_line()
+
+    def _start_line(self) -> None:
+        from ... import ConfigError, create_app
+        from ...menus.load import inspect
+        if self.line_app is not None or self._tried == self._signature():
+            return
+        self._tried = self._signature()
+        if inspect(self.menus, self.prompts)[0] is None:
+            return  # the problems say why; the studio waits for a good edit
+        try:
+            self.line_app = create_app(self.config)
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from None
+        self.live = self.line_app.extensions["ivr"]
+        self._set_line_clock = clock_setter(self.line_app)
+        self._set_line_clock(self.at)
+
+    def _signature(self) -> tuple:
+        """What changes when an operator saves a file: names, sizes and modification times."""
+        files = [self.menus] + (sorted(p for p in self.prompts.rglob("*") if p.is_file()) if self.prompts.is_dir() else [])
+        out = []
+        for path in files:
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), stat.st_size, stat.st_mtime_ns))
+        return tuple(out)
+
     # -- the clock ------------------------------------------------------------------------
     def now(self) -> datetime.datetime:
-        return self.at or self.line_app.config["CLOCK"]()
+        from ...menus.model import BRUSSELS
+        return self.at or datetime.datetime.now(BRUSSELS)
 
     def set_clock(self, at: datetime.datetime | None) -> None:
         from ...menus.model import BRUSSELS
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=BRUSSELS)  # the hours in menus.yaml are Brussels time
         self.at = at
-        self._set_line_clock(at)
+        if self._set_line_clock is not None:
+            self._set_line_clock(at)
 
     def clock(self) -> dict:
+        # 24-hour, the same in every locale: the page shows and takes it as YYYY-MM-DD HH:MM.
         now = self.now()
-        return {"set": self.at is not None, "at": now.strftime("%Y-%m-%dT%H:%M"),
-                "label": now.strftime("%A %d %B %Y, %H:%M") + ("" if self.at else " (now)")}
+        return {"set": self.at is not None, "at": now.strftime("%Y-%m-%d %H:%M"), "weekday": now.isoweekday()}
 
     # -- what the operators read ----------------------------------------------------------
     def problems(self) -> dict:
         """What `check` lists, read again only when a file changed (names, sizes, times)."""
-        from ...operators.commands import check_problems
-        signature = self.live._signature()
+        from ..check import check_problems
+        self.start_line()
+        signature = self._signature()
         if self._problems is None or self._problems[0] != signature:
-            _, found = check_problems(self.live.menus, self.live.prompts)
+            _, found = check_problems(self.menus, self.prompts)
             self._problems = (signature, [str(p) for p in found])
-        return {"problems": self._problems[1], "files": _shown(self.live.menus)}
+        return {"problems": self._problems[1], "files": _shown(self.menus), "line": self.line_app is not None}
 
     def tree(self) -> dict:
         """Each language's tree as the line serves it now (the last good edit)."""
         from ...operators import timing
+        self.start_line()
+        if self.live is None:  # the files have had errors since the studio started: no tree yet
+            return {"version": None, "clock": self.clock(), "languages": []}
         line = self.live.serving()
         if self._waits is None or self._waits[0] != line.version:
             self._waits = (line.version, {lang.code: {w.what: w for w in timing.waits(line, lang)}
@@ -163,7 +216,10 @@ class Studio:
         return {"version": line.version, "clock": self.clock(), "languages": languages}
 
     # -- the phone ------------------------------------------------------------------------
-    def start(self, base_url: str) -> dict:
+    def start(self, base_url: str):
+        if self.line_app is None:
+            return jsonify(error="the line cannot start with these files: fix the problems above first",
+                           code="no-line"), 409
         with self._lock:
             ended = [k for k, v in self.calls.items() if v["call"].ended]
             for k in ended[:max(len(ended) - KEPT_CALLS, 0)]:
@@ -173,7 +229,7 @@ class Studio:
             the_call = phone.Call(phone.FlaskTransport(self.line_app.test_client()), base_url, self.token,
                                   phone.twilio_params(call_sid="CA" + call_id))
             entry = self.calls[call_id] = {"call": the_call, "shown": 0}
-            return self._run(call_id, entry, the_call.start)
+            return jsonify(self._run(call_id, entry, the_call.start))
 
     def act(self, call_id: str, action: str, argument: str):
         with self._lock:
@@ -225,7 +281,8 @@ def _entries(lines: list[str], heard: list[phone.Heard]) -> list[dict]:
                                           else f"(plays {sound.text})"):
             sounds.pop(0)
             if sound.kind == "say":
-                out.append({"kind": "say", "language": sound.language or "", "text": sound.text})
+                out.append({"kind": "say", "language": sound.language or "", "text": sound.text,
+                            "seconds": heard_seconds(sound.text)})
             else:
                 out.append({"kind": "play", "url": sound.text, "text": "recording " + sound.text.rsplit("/", 1)[-1].split("?")[0]})
         elif line.startswith("[caller presses "):
@@ -233,6 +290,17 @@ def _entries(lines: list[str], heard: list[phone.Heard]) -> list[dict]:
         else:
             out.append({"kind": "action", "text": line.strip("[]")})
     return out
+
+
+_GROUPS = re.compile(r"\d, \d")  # the phone writes a number's groups "0 8 0 0, 3 0, 0 3 0"
+
+
+def heard_seconds(text: str) -> float:
+    """A sentence's estimated seconds, by the speech-time model of `tree --timing`
+    (ivr/operators/timing.py): its words and digits, and the pause between a number's groups."""
+    from ...call.twiml import GROUP_PAUSE_MS
+    from .. import timing
+    return round(timing.text_seconds(text) + len(_GROUPS.findall(text)) * GROUP_PAUSE_MS / 1000, 1)
 
 
 def _shown(path: Path) -> str:
