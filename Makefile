@@ -34,8 +34,10 @@ run: $(BIN)/.installed
 serve: $(BIN)/.installed
 	PORT=$(PORT) $(BIN)/python -m ivr serve
 
+# One pytest process per core (pytest-xdist): 644 tests in about 100 s on this project's two cores
+# instead of about 200 s in one process; every test picks its own ports and folders.
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # The operators' studio: the tree, a phone and the check in a browser, on http://127.0.0.1:8765
 studio: $(BIN)/.installed

@@ -364,9 +364,11 @@ function nodeList(node) {
 }
 
 let shownTree = "";
+let treeAsked = 0;  // the newest request: an older answer arriving after it (the clock was set again) is dropped
 async function refreshTree() {
+  const asked = ++treeAsked;
   const tree = await api("GET", "/api/tree");
-  if (tree.error) return;
+  if (tree.error || asked !== treeAsked) return;
   showClock(tree.clock);
   const key = JSON.stringify(tree);
   if (key === shownTree) return;  // unchanged: keep the reader's place
