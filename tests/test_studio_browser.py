@@ -28,6 +28,7 @@ from selenium.common.exceptions import StaleElementReferenceException  # noqa: E
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 WAIT = 10  # seconds; the line looks for edits every 2 s, the page asks every 1.5 s
@@ -133,6 +134,15 @@ def test_a_call_in_the_studio_reaches_a_transfer_and_hears_it_was_busy(studio, b
 
 def helpline_state(driver, helpline_id) -> str:
     return driver.find_element(By.CSS_SELECTOR, f"[data-helpline='{helpline_id}']").text
+
+
+def retype(field, text):
+    """As a person does: click into the field, select what is there, type over it (WebDriver's
+    clear() leaves the field unfocused, and the page's refresh may write the clock back into it
+    before the first key)."""
+    field.click()
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(text)
 
 
 def set_clock(driver, at):
@@ -302,18 +312,15 @@ def test_the_clock_is_typed_in_24_hour_form_whatever_the_browsers_locale(studio,
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-helpline='ligne-bureau']"), "the tree")
     clock = browser.find_element(By.ID, "clock")
     assert clock.get_attribute("type") == "text"
-    clock.clear()
-    clock.send_keys("2026-12-23 23:00")  # a Wednesday night, typed key by key
+    retype(clock, "2026-12-23 23:00")  # a Wednesday night, typed key by key
     button(browser, "Set clock").click()
     wait_for(browser, lambda d: "closed now" in helpline_state(d, "ligne-bureau"), "the office line closed at 23:00")
     wait_for(browser, lambda d: d.find_element(By.ID, "clock-label").text == "Wednesday 2026-12-23 23:00",
              "the clock as set")
-    clock.clear()
-    clock.send_keys("2026-12-23 10:00")
+    retype(clock, "2026-12-23 10:00")
     button(browser, "Set clock").click()
     wait_for(browser, lambda d: "open now" in helpline_state(d, "ligne-bureau"), "the office line open at 10:00")
-    clock.clear()
-    clock.send_keys("23/12/2026 11:00 PM")
+    retype(clock, "23/12/2026 11:00 PM")
     button(browser, "Set clock").click()
     wait_for(browser, lambda d: "YYYY-MM-DD HH:MM, 24-hour" in d.find_element(By.ID, "clock-label").text,
              "the form to use")
