@@ -11,7 +11,8 @@ from ivr.call import flow
 from ivr.menus.load import inspect, load
 from ivr.menus.model import BRUSSELS
 from ivr.operators.timing import heard
-from line_settings import PUBLIC_URL, TOKEN
+from ivr.testers.phone import FlaskTransport, call
+from line_settings import PUBLIC_URL, TEST_MENUS, TOKEN
 
 TUESDAY_MORNING = datetime.datetime(2026, 12, 8, 10, 30, tzinfo=BRUSSELS)
 SUNDAY_NIGHT = datetime.datetime(2026, 12, 6, 3, 0, tzinfo=BRUSSELS)
@@ -212,3 +213,16 @@ def test_a_wrong_may_be_open_is_named_as_written(menu_copy, widest, message):
     [error] = [p for p in problems if p.severity == "error"]
     assert error.message.startswith(message) and "opening_hours" not in error.message and "always" not in error.message
     assert error.place.line == menu_copy.line_of("may_be_open:")
+
+
+def test_a_tester_can_play_a_transfer_a_voicemail_picked_up(make_app):
+    """The simulated phone says how long a completed transfer lasted: a few seconds is how a
+    voicemail that answered looks, and the caller is offered other numbers once."""
+    app = make_app({"TWILIO_AUTH_TOKEN": TOKEN, "RELOAD_SECONDS": 0, "TRANSFER_CALLER_ID": "+3225550100",
+                    "MENUS": str(TEST_MENUS / "menus.yaml"), "PROMPTS": str(TEST_MENUS / "prompts"),
+                    "CLOCK": lambda: TUESDAY_MORNING})
+    transfer = lambda: call(FlaskTransport(app.test_client()), PUBLIC_URL, TOKEN).press("1").press("2").press("1")  # noqa: E731
+    short = transfer().dial_outcome("completed", seconds=4)
+    assert not short.ended and short.waiting == "keys", short.transcript
+    long = transfer().dial_outcome("completed")
+    assert long.ended

@@ -153,8 +153,10 @@ class Call:
             self._continue(self._rest)
         return self
 
-    def dial_outcome(self, status: str = "completed") -> "Call":
-        """At a <Dial>: how the transfer ended (completed, busy, no-answer, failed, canceled)."""
+    def dial_outcome(self, status: str = "completed", seconds: int | None = None) -> "Call":
+        """At a <Dial>: how the transfer ended (completed, busy, no-answer, failed, canceled) and,
+        for a completed one, how long it lasted (Twilio's DialCallDuration: 60 s unless told; a few
+        seconds is how a voicemail that picked up looks)."""
         if self.waiting != "dial":
             raise LineError(f"no transfer is ringing ({self._state()})")
         self.transcript.append(f"[transfer to {self.dialing}: {status}]")
@@ -163,7 +165,7 @@ class Call:
         self.waiting, self.dialing = None, None
         if action:
             extra = {"DialCallStatus": status, "DialCallSid": "CA" + "1" * 32,
-                     "DialCallDuration": "60" if status == "completed" else "0"}
+                     "DialCallDuration": str(seconds if seconds is not None else 60) if status == "completed" else "0"}
             self._fetch(self._resolve(action), extra, self.dial_attributes.get("method", "POST"))
         else:
             self._continue(self._rest)
