@@ -138,18 +138,7 @@ class LiveLine:
         os.register_at_fork(after_in_child=lambda: me() and me()._forked())
 
     def _signature(self) -> tuple:
-        """What changes when an operator saves a file: names, sizes and modification times."""
-        files = [self.menus]
-        if self.prompts.is_dir():
-            files += sorted(p for p in self.prompts.rglob("*") if p.is_file())
-        out = []
-        for path in files:
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            out.append((str(path), stat.st_size, stat.st_mtime_ns))
-        return tuple(out)
+        return files_signature(self.menus, self.prompts)
 
     def refresh(self) -> bool:
         """Reload if the files changed. True when a new line was swapped in."""
@@ -230,3 +219,18 @@ class LiveLine:
                     log.exception("menu reload failed; will try again")
         finally:
             stopped.release()
+
+
+def files_signature(menus: Path, prompts: Path) -> tuple:
+    """What changes when an operator saves a file: names, sizes and modification times."""
+    files = [menus]
+    if prompts.is_dir():
+        files += sorted(p for p in prompts.rglob("*") if p.is_file())
+    out = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(out)

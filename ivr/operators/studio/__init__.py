@@ -27,6 +27,7 @@ from pathlib import Path
 import click
 from flask import Flask, Response, abort, jsonify, request, send_from_directory
 
+from ...menus.live import files_signature
 from ...testers import phone
 from ...testers.tester import DIAL_STATUS_FOR, clock_setter
 
@@ -156,16 +157,7 @@ class Studio:
         self._set_line_clock(self.at)
 
     def _signature(self) -> tuple:
-        """What changes when an operator saves a file: names, sizes and modification times."""
-        files = [self.menus] + (sorted(p for p in self.prompts.rglob("*") if p.is_file()) if self.prompts.is_dir() else [])
-        out = []
-        for path in files:
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            out.append((str(path), stat.st_size, stat.st_mtime_ns))
-        return tuple(out)
+        return files_signature(self.menus, self.prompts)
 
     # -- the clock ------------------------------------------------------------------------
     def now(self) -> datetime.datetime:
