@@ -34,8 +34,8 @@ run: $(BIN)/.installed
 serve: $(BIN)/.installed
 	PORT=$(PORT) $(BIN)/python -m ivr serve
 
-# One pytest process per core (pytest-xdist): 644 tests in about 100 s on this project's two cores
-# instead of about 200 s in one process; every test picks its own ports and folders.
+# One pytest process per core (pytest-xdist): 643 tests in 145-158 s on this project's two cores
+# instead of about 275 s in one process; every test picks its own ports and folders.
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -n auto
 
