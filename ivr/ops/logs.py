@@ -63,23 +63,23 @@ def redact(text: str) -> str:
 _HASH = re.compile(r"(?<![0-9A-Za-z])(?:(?=[0-9a-f]*[a-f])[0-9a-f]{12,64}|(?<=version )[0-9a-f]{12}|(?<=replaces )[0-9a-f]{12})(?![0-9A-Za-z])")
 
 
-def _blank_numbers(text: str) -> str:
+def outside(kept: re.Pattern, text: str, change) -> str:
+    """`change` applied to the text between the matches of `kept`, the matches left as they are."""
     pieces, last = [], 0
-    for found in _HASH.finditer(text):
-        pieces += [_PHONE.sub("[number]", text[last:found.start()]), found.group()]
+    for found in kept.finditer(text):
+        pieces += [change(text[last:found.start()]), found.group()]
         last = found.end()
-    return "".join(pieces) + _PHONE.sub("[number]", text[last:])
+    return "".join(pieces) + change(text[last:])
+
+
+def _blank_numbers(text: str) -> str:
+    return outside(_HASH, text, lambda part: _PHONE.sub("[number]", part))
 
 
 def redact_numbers(text: str) -> str:
     """`redact` for phone numbers alone: Twilio SIDs are kept as they are, and never read as numbers
     (for the testers' recordings, which keep a call's SIDs as placeholders)."""
-    out, last = [], 0
-    for sid in _SID.finditer(text):
-        out += [_numbers(text[last:sid.start()]), sid.group()]
-        last = sid.end()
-    out.append(_numbers(text[last:]))
-    return "".join(out)
+    return outside(_SID, text, _numbers)
 
 
 def _numbers(text: str) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 import phonenumbers
 from flask import Flask, request
 
-from ..ops.logs import redact_numbers
+from ..ops.logs import outside, redact_numbers
 from . import phone
 from .fixtures import BASE_URL, dump_exchange
 
@@ -124,12 +124,7 @@ _PLACED = re.compile("|".join(re.escape(p) for p in (phone.CALLER, phone.LINE_NU
 
 def _other_numbers(value: str) -> str:
     """Numbers blanked, the placeholders put in their place kept (a replay reads them)."""
-    out, last = [], 0
-    for placed in _PLACED.finditer(value):
-        out += [redact_numbers(value[last:placed.start()]), placed.group()]
-        last = placed.end()
-    out.append(redact_numbers(value[last:]))
-    return "".join(out)
+    return outside(_PLACED, value, redact_numbers)
 
 
 def _digit(d: str) -> str:
