@@ -71,16 +71,19 @@ PACKAGES = ("flask", "holidays", "phonenumbers", "prometheus_client", "twilio", 
 
 
 def packages_or_virtualenv() -> None:
-    """`python -m ivr ...` by a Python without the line's packages (flask...): the same command
-    again under the project's .venv, or one sentence saying how to make it. Anything else that
-    imports the line without its packages gets Python's own error, at its import."""
+    """`python -m ivr ...` (or the Procfile's `-m ivr.ops.start ...`) by a Python without the line's
+    packages (flask...): the same command again under the project's .venv, or one sentence saying
+    how to make it. Anything else that imports the line without its packages gets Python's own
+    error, at its import."""
     missing = [name for name in PACKAGES if importlib.util.find_spec(name) is None]
     if not missing or sys.argv[:1] != ["-m"]:  # Python sets argv[0] to "-m" while it imports a -m package
         return
     venv = ROOT / ".venv"
     python = venv / "bin" / "python"
     if python.exists() and Path(sys.prefix).resolve() != venv.resolve():
-        os.execv(str(python), [str(python), "-m", "ivr", *sys.argv[1:]])
+        # The same `-m module arguments...` (ivr, or the Procfile's ivr.ops.start), without this Python's own options.
+        again = sys.orig_argv[sys.orig_argv.index("-m"):] if "-m" in sys.orig_argv else ["-m", "ivr", *sys.argv[1:]]
+        os.execv(str(python), [str(python), *again])
     where = "it is broken" if python.exists() else "there is none"
     print(f"This Python ({sys.executable}) does not have the line's packages ({', '.join(missing)} missing), "
           f"and the project's .venv cannot run it: {where}. Run `make test` once in {ROOT} (it creates .venv), "

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import http.client
 import os
-import shlex
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -17,18 +15,11 @@ from pathlib import Path
 from twilio.request_validator import RequestValidator
 
 from ivr import ROOT
+from ivr.ops.start import procfile_command  # the Procfile's web: command, run by this Python
 from ivr.testers.phone import twilio_params
 
 TOKEN = "real-line-test-token"
 METRICS_TOKEN = "real-line-metrics-token"
-
-
-def procfile_command() -> list[str]:
-    """The Procfile's web command, run with this interpreter's gunicorn."""
-    line = next(text for text in (ROOT / "Procfile").read_text().splitlines() if text.startswith("web:"))
-    words = shlex.split(line[len("web:"):])
-    assert words[0] == "gunicorn", words
-    return [sys.executable, "-m", "gunicorn", *words[1:]]
 
 
 def free_port() -> int:

@@ -174,13 +174,19 @@ def test_gunicorns_settings_are_said_in_a_sentence_naming_them(menu_copy, env, s
     assert "Traceback" not in result.stderr
 
 
-def test_the_procfile_command_says_a_wrong_port_in_a_sentence(menu_copy):
+@pytest.mark.parametrize("env, said", [
+    ({"PORT": "abc"}, "PORT='abc' should be the port to serve on"),
+    # gunicorn itself turns WEB_CONCURRENCY into a number as it is imported, with a ValueError traceback
+    ({"WEB_CONCURRENCY": "abc"}, "WEB_CONCURRENCY='abc' should be the number of gunicorn workers"),
+    ({"WEB_CONCURRENCY": "-1"}, "WEB_CONCURRENCY='-1' should be the number of gunicorn workers"),
+])
+def test_the_procfile_command_says_a_wrong_setting_in_a_sentence(menu_copy, env, said):
     from real_line import procfile_command
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
-    environ.update(menus_env(menu_copy), TWILIO_AUTH_TOKEN="a-token", PORT="abc")
+    environ.update(menus_env(menu_copy), TWILIO_AUTH_TOKEN="a-token", IVR_PUBLIC_URL="https://line.example.org", **env)
     result = subprocess.run(procfile_command(), cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
-    assert "PORT='abc' should be the port to serve on" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith(said) and "Traceback" not in result.stderr, result.stderr
 
 
 def test_run_says_a_wrong_port_naming_port():

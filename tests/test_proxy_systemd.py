@@ -63,8 +63,8 @@ def documented() -> str:
 def test_the_unit_runs_the_procfiles_command_from_the_installed_project():
     settings = service()
     command = shlex.split(settings["ExecStart"][0])
-    assert command[0] == f"{INSTALLED_AT}/.venv/bin/gunicorn"
-    assert command[1:] == procfile_command()[3:], "ExecStart should be the Procfile's web command"
+    assert command[0] == f"{INSTALLED_AT}/.venv/bin/python3"  # the Procfile's python3, from the project's venv
+    assert command[1:] == procfile_command()[1:], "ExecStart should be the Procfile's web command"
     assert settings["WorkingDirectory"] == [INSTALLED_AT]  # where gunicorn.conf.py and menus.yaml are
     assert settings["EnvironmentFile"] == [SETTINGS_AT]
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shlex
 import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -30,6 +28,7 @@ from twilio.request_validator import RequestValidator
 
 from .. import ROOT
 from ..menus.load import MenuError, inspect, load
+from ..ops.start import procfile_command
 from ..testers import phone
 
 WRK_MISSING = ("wrk is not installed; the benchmark needs it to load the line. "
@@ -54,10 +53,8 @@ class Server:
     def __init__(self, name: str, app_spec: str, env: dict):
         self.name = name
         self.port = _free_port()
-        command = _procfile_command()
         # Only the app differs between line and floor; the bind keeps the load on this machine.
-        command = [_gunicorn() if command[0] == "gunicorn" else command[0]] + command[1:-1] + [app_spec]
-        command += ["--bind", f"127.0.0.1:{self.port}"]
+        command = procfile_command()[:-1] + [app_spec, "--bind", f"127.0.0.1:{self.port}"]
         # gunicorn's log goes to a file: a pipe nobody reads would stall the server once full.
         self.log = tempfile.TemporaryFile(mode="w+")
         env = {**env, "IVR_PUBLIC_URL": self.url}  # the address its requests are signed for
@@ -114,18 +111,6 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
-
-
-def _procfile_command() -> list[str]:
-    for text in (ROOT / "Procfile").read_text().splitlines():
-        if text.startswith("web:"):
-            return shlex.split(text[len("web:"):])
-    raise click.ClickException("the Procfile has no web: line")
-
-
-def _gunicorn() -> str:
-    beside_python = Path(sys.executable).parent / "gunicorn"
-    return str(beside_python) if beside_python.exists() else "gunicorn"
 
 
 def _free_port() -> int:
@@ -267,7 +252,7 @@ def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
         env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts_dir,
                    IVR_TRANSFER_CALLER_ID=phone.TRANSFER_CALLER_ID)  # so the walk's transfers are real
-        servers = [Server("line", _procfile_command()[-1], env), Server("floor", "ivr.bench.floor:create_floor()", env)]
+        servers = [Server("line", procfile_command()[-1], env), Server("floor", "ivr.bench.floor:create_floor()", env)]
         try:
             for server in servers:
                 server.wait_until_ready()

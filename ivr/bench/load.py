@@ -31,6 +31,7 @@ from pathlib import Path
 from ivr import ROOT  # the repository: menus.yaml, prompts/, gunicorn.conf.py
 from ivr.menus.load import load
 from ivr.ops.metrics import FLUSH_SECONDS
+from ivr.ops.start import procfile_command
 from ivr.testers.phone import Call, HttpTransport, LineError, twilio_params
 
 TOKEN = "load-test-auth-token"
@@ -226,10 +227,8 @@ def _run(folder: Path, calls: int, seconds: float, workers: int, edit_every: flo
                IVR_RELOAD_SECONDS=str(edit_every / 2))
     env.pop("IVR_ALLOW_UNSIGNED", None)
     out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")
-    gunicorn = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-                "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT),
-                "--no-control-socket",  # a running server's socket in ~/.gunicorn stays its own
-                "ivr:create_app()"]
+    gunicorn = procfile_command() + ["--bind", f"127.0.0.1:{port}",
+                                     "--no-control-socket"]  # a running server's socket in ~/.gunicorn stays its own
     server = subprocess.Popen(gunicorn, env=env, stdout=out, stderr=err, cwd=ROOT)
     results = Results()
     try:

@@ -117,6 +117,7 @@ def workers(menus: str, prompts: str | None, folder: str, reload: bool) -> None:
     from twilio.request_validator import RequestValidator
 
     from ivr.bench import command as bench
+    from ivr.ops.start import procfile_command
     from ivr.testers import phone
     if prompts is None:  # a copy of the shipped files, which --reload may edit
         shutil.copy(menus, os.path.join(folder, "menus.yaml"))
@@ -126,7 +127,7 @@ def workers(menus: str, prompts: str | None, folder: str, reload: bool) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_", "PROMETHEUS_"))}
     env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts, IVR_RELOAD_SECONDS="1",
                IVR_TRANSFER_CALLER_ID=phone.TRANSFER_CALLER_ID)
-    server = bench.Server("line", bench._procfile_command()[-1], env)
+    server = bench.Server("line", procfile_command()[-1], env)
     try:
         server.wait_until_ready()
         requests = bench.recorded_requests(server.url, token, bench.call_keys(menus, prompts))

@@ -28,7 +28,6 @@ import re
 import secrets
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -52,7 +51,8 @@ def count(app_spec: str, token: str, passes: int, valgrind: bool = True) -> floa
     from twilio.request_validator import RequestValidator
 
     from ivr import create_app
-    from ivr.bench.command import _free_port, _procfile_command, call_keys, recorded_requests
+    from ivr.bench.command import _free_port, call_keys, recorded_requests
+    from ivr.ops.start import procfile_command
     from ivr.testers import phone
 
     menus, prompts = str(ROOT / "menus.yaml"), str(ROOT / "prompts")
@@ -62,10 +62,7 @@ def count(app_spec: str, token: str, passes: int, valgrind: bool = True) -> floa
     env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts, PYTHONHASHSEED="0",
                IVR_TRANSFER_CALLER_ID=phone.TRANSFER_CALLER_ID, WEB_CONCURRENCY="1",
                PROMETHEUS_MULTIPROC_DIR=folder, IVR_PUBLIC_URL=f"http://127.0.0.1:{port}")
-    procfile = _procfile_command()
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    command = [str(gunicorn if gunicorn.exists() else procfile[0])] + procfile[1:-1] + [
-               app_spec, "--bind", f"127.0.0.1:{port}", "--timeout", "600"]
+    command = procfile_command()[:-1] + [app_spec, "--bind", f"127.0.0.1:{port}", "--timeout", "600"]
     if valgrind:
         command = ["valgrind", "--tool=callgrind", "--trace-children=yes",
                    f"--callgrind-out-file={folder}/cg.%p"] + command

@@ -130,9 +130,10 @@ def serve_command():
         gunicorn_settings()  # gunicorn reads WEB_CONCURRENCY itself, with a traceback
     except SystemExit as e:
         _refuse(str(e))
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    from ..ops.start import procfile_command
     os.chdir(ROOT)
-    os.execv(gunicorn, [gunicorn, "--config", "gunicorn.conf.py", "ivr:create_app()"])
+    command = procfile_command()
+    os.execv(command[0], command)
 
 
 def _app_or_exit():
