@@ -34,10 +34,12 @@ run: $(BIN)/.installed
 serve: $(BIN)/.installed
 	PORT=$(PORT) $(BIN)/python -m ivr serve
 
-# One pytest process per core (pytest-xdist): 643 tests in 145-158 s on this project's two cores
-# instead of about 275 s in one process; every test picks its own ports and folders.
+# Four pytest processes (pytest-xdist) on this project's two cores: many tests wait on servers,
+# browsers and clocks rather than compute; every test picks its own ports and folders. pytest's
+# plugins are named rather than found: found, hypothesis's and xdist's whole packages are
+# assertion-rewritten in each process (3 s of CPU each, every run: PYTHONDONTWRITEBYTECODE is set here).
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q -n auto
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -p xdist.plugin -p _hypothesis_pytestplugin -q -n 4
 
 # The operators' studio: the tree, a phone and the check in a browser, on http://127.0.0.1:8765
 studio: $(BIN)/.installed

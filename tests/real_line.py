@@ -28,6 +28,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def handles_signals(pid: int) -> bool:
+    """Whether a gunicorn worker has set up its own signal handlers: it catches SIGABRT, which it
+    sets last after SIGTERM (gunicorn's Worker.init_signals) and its master never catches."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next((int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:")), 0)
+    return bool(caught >> (signal.SIGABRT - 1) & 1)
+
+
 class RealLine:
     def __init__(self, folder: Path, *extra: str, env: dict | None = None, reload_seconds: float = 0.5):
         self.folder = folder
@@ -58,12 +69,14 @@ class RealLine:
                 self.stop()
                 raise RuntimeError("gunicorn did not start:\n" + self.log())
             time.sleep(0.1)
-        # One worker answers; give the other time to finish booting: a worker signalled before it
-        # has set up its own handlers misses a SIGTERM (gunicorn's master then waits for it until
+        # One worker answers; wait for every one to have set up its own signal handlers: a worker
+        # signalled before that misses a SIGTERM (gunicorn's master then waits for it until
         # graceful_timeout).
-        while len(self.workers()) < int(environ["WEB_CONCURRENCY"]) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            workers = self.workers()
+            if len(workers) >= int(environ["WEB_CONCURRENCY"]) and all(map(handles_signals, workers)):
+                break
             time.sleep(0.05)
-        time.sleep(1.0)
 
     # -- requests ------------------------------------------------------------------------------
     def url(self, path: str) -> str:

@@ -70,18 +70,31 @@ def studio(menus):
     process.wait(timeout=10)
 
 
-@pytest.fixture
-def browser(tmp_path):
+@pytest.fixture(scope="module")
+def chromium(tmp_path_factory):
+    """One headless Chromium for the module's tests (starting one costs about a second of CPU)."""
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--no-first-run",
-                     "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium'}",
+                     "--disable-dev-shm-usage", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
                      "--window-size=1280,1000"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def browser(chromium):
+    """A tab of its own for each test: what a test adds to every page (execute_cdp_cmd) stays in
+    its tab, and its studio's port is an origin of its own (the page's saved language)."""
+    first = chromium.current_window_handle
+    chromium.switch_to.new_window("tab")
+    yield chromium
+    chromium.execute_script("try { localStorage.clear() } catch (e) {}")  # in case a later studio gets this port
+    chromium.close()
+    chromium.switch_to.window(first)
 
 
 def log_text(driver) -> str:

@@ -227,7 +227,8 @@ def run_wrk(server: Server, script: Path, seconds: int, connections: int) -> Loa
 @click.option("--in-process", is_flag=True,
               help="no server, no wrk: time the same requests through the WSGI apps in this process "
                    "(steady, and what a profiler should wrap: pyinstrument -m ivr bench --in-process)")
-def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in_process):
+@click.option("--runs", default=9, show_default=True, help="with --in-process: the best of this many runs of 50 passes")
+def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in_process, runs):
     """Load the line and a static-TwiML floor with wrk, in turns; report the line against the floor."""
     if shutil.which("wrk") is None and not in_process:
         raise click.ClickException(WRK_MISSING)
@@ -248,7 +249,7 @@ def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in
                    f"loaded and checked in {load_seconds * 1000:.0f} ms")
         token = secrets.token_hex(16)
         if in_process:
-            return _in_process(menus, prompts_dir, token)
+            return _in_process(menus, prompts_dir, token, runs)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_"))}
         env.update(TWILIO_AUTH_TOKEN=token, IVR_MENUS=menus, IVR_PROMPTS=prompts_dir,
                    IVR_TRANSFER_CALLER_ID=phone.TRANSFER_CALLER_ID)  # so the walk's transfers are real
@@ -285,8 +286,8 @@ def wsgi_environs(url: str, token: str, requests: list[tuple[str, dict]]) -> lis
     return environs
 
 
-def _in_process(menus: str, prompts_dir: str, token: str) -> None:
-    """The app's own cost per request, without gunicorn, sockets or wrk: best of 9 passes."""
+def _in_process(menus: str, prompts_dir: str, token: str, runs: int) -> None:
+    """The app's own cost per request, without gunicorn, sockets or wrk: the best of `runs` runs."""
     import io
 
     from .. import create_app
@@ -313,8 +314,8 @@ def _in_process(menus: str, prompts_dir: str, token: str) -> None:
     for name, app in (("line", line_app.wsgi_app), ("floor", create_floor().wsgi_app)):
         for _ in range(20):  # warm up
             one_pass(app)
-        best = min(sum(one_pass(app) for _ in range(50)) / 50 for _ in range(9))
-        click.echo(f"  {name:<6} {best / len(environs) * 1e6:6.0f} us per request (best of 9 runs of 50 passes)")
+        best = min(sum(one_pass(app) for _ in range(50)) / 50 for _ in range(max(runs, 1)))
+        click.echo(f"  {name:<6} {best / len(environs) * 1e6:6.0f} us per request (best of {max(runs, 1)} runs of 50 passes)")
 
 
 def _rounds(servers, requests, token, folder, rounds, seconds, connections) -> list[Load]:
