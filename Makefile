@@ -35,11 +35,14 @@ serve: $(BIN)/.installed
 	PORT=$(PORT) $(BIN)/python -m ivr serve
 
 # Four pytest processes (pytest-xdist) on this project's two cores: many tests wait on servers,
-# browsers and clocks rather than compute; every test picks its own ports and folders. pytest's
-# plugins are named rather than found: found, hypothesis's and xdist's whole packages are
-# assertion-rewritten in each process (3 s of CPU each, every run: PYTHONDONTWRITEBYTECODE is set here).
+# browsers and clocks rather than compute; every test picks its own ports and folders. Whole files
+# are handed out, longest first (tests/conftest.py, LONG_FIRST), so a file's browser or server is
+# started once and the four processes end together. pytest's plugins are named rather than found:
+# found, hypothesis's and xdist's whole packages are assertion-rewritten in each process (3 s of CPU
+# each, every run). Measured on fresh clones: README.md, "Run the tests".
 test: $(BIN)/.installed
-	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -p xdist.plugin -p _hypothesis_pytestplugin -q -n 4
+	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -p xdist.plugin -p _hypothesis_pytestplugin \
+	  -q -n 4 --dist loadfile --no-loadscope-reorder
 
 # The operators' studio: the tree, a phone and the check in a browser, on http://127.0.0.1:8765
 studio: $(BIN)/.installed
