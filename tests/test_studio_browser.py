@@ -392,6 +392,14 @@ def test_the_map_is_a_picture_drawn_in_the_page_with_nothing_fetched_elsewhere(s
                 walk(option["node"])
         walk(language["menu"])
     assert picture.find_elements(By.CSS_SELECTOR, "path.edge")
+    # A window narrower than the map: the map scrolls in its own box, the page never sideways.
+    browser.set_window_size(picture.size["width"] - 100, 1000)
+    try:
+        wait_for(browser, lambda d: d.execute_script(
+            "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
+            "no sideways scrolling of the page")
+    finally:
+        browser.set_window_size(1280, 1000)
     origins = browser.execute_script(
         "return performance.getEntriesByType('resource').map((e) => new URL(e.name).origin)")
     assert set(origins) <= {studio.rstrip("/")}, origins
