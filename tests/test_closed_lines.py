@@ -138,6 +138,18 @@ def test_the_never_chosen_mark_travels_in_the_url(phone):
     assert "Ik heb geen keuze gehoord. Bij nood: bel 1 1 2. Tot ziens." in c.said
 
 
+def test_a_wrong_key_or_a_repeat_keeps_the_never_chosen_mark_until_an_option_is_picked(phone):
+    c = phone().silence().silence()  # French by default
+    c = c.press("7")  # not an option: the apology, then the menu again
+    assert c.said.startswith("Cette touche ne correspond à aucun choix.") and not c.ended
+    c = c.press("*").silence().silence()
+    assert c.ended
+    assert "Ik heb geen keuze gehoord. Bij nood: bel 1 1 2. Tot ziens." in c.said
+    # Once an option is picked, the caller is understood: the goodbye is in French only.
+    c = phone().silence().silence().press("1").silence().silence()
+    assert c.ended and "Ik heb geen keuze gehoord. Bij nood: bel 1 1 2. Tot ziens." not in c.said
+
+
 def test_an_open_free_line_named_for_a_closed_one_can_be_reached_by_transfer(menu_copy):
     # La ligne de bureau (key 2) names la ligne couple (0800, open day and night) while closed.
     menu_copy.replace("      if_closed: [ligne-nuit]\n      free: yes\n      number: \"0800 12 800\"",

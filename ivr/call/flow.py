@@ -132,12 +132,10 @@ def node(line: Line, language: Language, at: tuple[str, ...], silences: int, now
     else:
         said += speech.page(line, language, where, at, now)
         heard = ev.HelplinesHeard(language.code, tuple(h.id for h in where.helplines))
-    on_silence = _at(language, "node", at, silences + 1)
-    return Reply(next=Ask(
-        said,
-        on_key=_at(language, "key", at, silences),
-        on_silence=replace(on_silence, defaulted=True) if defaulted else on_silence,
-    ), events=(heard,))
+    on_key, on_silence = _at(language, "key", at, silences), _at(language, "node", at, silences + 1)
+    if defaulted:  # kept until the caller picks an option: a wrong key is no sign of understanding
+        on_key, on_silence = replace(on_key, defaulted=True), replace(on_silence, defaulted=True)
+    return Reply(next=Ask(said, on_key=on_key, on_silence=on_silence), events=(heard,))
 
 
 def silence(line: Line, language: Language, at: tuple[str, ...], silences: int, now: datetime.datetime,
@@ -149,18 +147,19 @@ def silence(line: Line, language: Language, at: tuple[str, ...], silences: int, 
 
 
 def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digits: str,
-        now: datetime.datetime) -> Reply:
-    """The caller pressed `digits` (already checked to be one keypad key, or empty for silence)."""
+        now: datetime.datetime, defaulted: bool = False) -> Reply:
+    """The caller pressed `digits` (already checked to be one keypad key, or empty for silence);
+    `defaulted`: the caller never chose a language, and has not picked an option since."""
     where = language.node(at)
     if where is None:
         return menu_changed(line, language, now)
     keys = line.keys
     if not digits:
-        return node(line, language, at, silences + 1, now)
+        return node(line, language, at, silences + 1, now, defaulted=defaulted)
     if digits == keys.quick_exit:
         return quick_exit(language)
     if digits == keys.repeat:
-        return node(line, language, at, 0, now)
+        return node(line, language, at, 0, now, defaulted=defaulted)
     if digits == keys.back:
         return node(line, language, at[:-1], 0, now)
     if digits == keys.main_menu:
@@ -194,7 +193,7 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
                     ),
                     events=(ev.TransferStarted(language.code, helpline.id),),
                 )
-    return _prefixed((speech.sentence(language, "not_an_option"),), node(line, language, at, silences, now),
+    return _prefixed((speech.sentence(language, "not_an_option"),), node(line, language, at, silences, now, defaulted=defaulted),
                      ev.WrongKey(language.code))
 
 

@@ -74,7 +74,7 @@ def decide(line: Line, webhook: Webhook, language_by_number: dict[str, str]) -> 
     if step == "node":
         return flow.silence(line, language, at, webhook.silences, now, webhook.defaulted)
     if step == "key":
-        return flow.key(line, language, at, webhook.silences, webhook.digits, now)
+        return flow.key(line, language, at, webhook.silences, webhook.digits, now, webhook.defaulted)
     if step == "others":
         return flow.others(line, language, at, webhook.helpline, webhook.digits, now)
     return flow.dialed(line, language, at, webhook.helpline, webhook.dial_status, now, webhook.dial_seconds)
