@@ -28,15 +28,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def handles_signals(pid: int) -> bool:
-    """Whether a gunicorn worker has set up its own signal handlers: it catches SIGABRT, which it
-    sets last after SIGTERM (gunicorn's Worker.init_signals) and its master never catches."""
+    """Whether a gunicorn worker has set up its own signal handlers. Forked, it catches what its
+    master catches, SIGHUP and SIGTERM among them; gunicorn's Worker.init_signals then resets
+    those to the default and catches SIGTERM again, not SIGHUP. So: SIGTERM caught, SIGHUP not."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return False
     caught = next((int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:")), 0)
-    return bool(caught >> (signal.SIGABRT - 1) & 1)
+    return bool(caught >> (signal.SIGTERM - 1) & 1) and not caught >> (signal.SIGHUP - 1) & 1
 
 
 class RealLine:
@@ -72,10 +80,10 @@ class RealLine:
         # One worker answers; wait for every one to have set up its own signal handlers: a worker
         # signalled before that misses a SIGTERM (gunicorn's master then waits for it until
         # graceful_timeout).
-        while time.monotonic() < deadline:
-            workers = self.workers()
-            if len(workers) >= int(environ["WEB_CONCURRENCY"]) and all(map(handles_signals, workers)):
-                break
+        while not self.ready(int(environ["WEB_CONCURRENCY"])):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("gunicorn's workers did not set up their signal handlers:\n" + self.log())
             time.sleep(0.05)
 
     # -- requests ------------------------------------------------------------------------------
@@ -113,17 +121,13 @@ class RealLine:
             connection.close()
 
     # -- processes -----------------------------------------------------------------------------
+    def ready(self, workers: int, master: int | None = None) -> bool:
+        """`workers` workers of `master` (this line's, unless told), each with its own signal handlers."""
+        pids = children(master or self.process.pid)
+        return len(pids) >= workers and all(map(handles_signals, pids))
+
     def workers(self) -> list[int]:
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                    pids.append(int(entry))
-        return pids
+        return children(self.process.pid)
 
     @staticmethod
     def rss_mb(pid: int) -> float:

@@ -1,10 +1,12 @@
 """Graceful stop: on SIGTERM (a deploy, a restart) the line finishes the webhooks in flight, more
 of them than it has workers, then stops by itself."""
+import os
 import signal
 import socket
 import time
+from pathlib import Path
 
-from real_line import RealLine
+from real_line import RealLine, children
 
 
 def test_sigterm_finishes_every_webhook_in_flight(tmp_path):
@@ -105,3 +107,36 @@ def test_sigterm_under_load_resets_no_connection_the_line_took(tmp_path):
     assert answered_before > 50 and counts["refused"] == 16, counts
     assert counts["dropped"] == 0, (counts, errors[:3])
     assert line.process.returncode == 0 and "Traceback" not in line.log()
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # not ended, unreaped
+    except OSError:
+        return False
+
+
+def test_usr2_starts_a_new_master_from_the_same_command(tmp_path):
+    """gunicorn's in-place upgrade: on USR2 the master runs its own command again, beside itself
+    (python3 -m ivr.ops.start gives gunicorn that file's path as argv[0]); the new one must serve."""
+    line = RealLine(tmp_path)
+    new_master = None
+    try:
+        old_workers = set(line.workers())
+        line.process.send_signal(signal.SIGUSR2)
+        deadline = time.monotonic() + 20
+        while new_master is None and time.monotonic() < deadline:
+            new_master = next((pid for pid in set(line.workers()) - old_workers if children(pid)), None)
+            time.sleep(0.1)
+        assert new_master is not None, line.log()[-3000:]
+        while not line.ready(2, new_master) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a worker signalled before its handlers are set would keep it 15 s
+        assert "Traceback" not in line.log() and "Error" not in line.log(), line.log()[-3000:]
+        os.kill(new_master, signal.SIGTERM)  # the old master serves on; the test's line.stop() ends it
+        while running(new_master) and time.monotonic() < deadline + 20:
+            time.sleep(0.1)
+        assert line.post_voice()[0] == 200
+    finally:
+        if new_master is not None and running(new_master):
+            os.kill(new_master, signal.SIGKILL)
+        line.stop()

@@ -8,8 +8,14 @@ master (systemd's notify and a host's signals reach it), with the same arguments
 """
 import shlex
 import sys
+from pathlib import Path
 
-from ..environment import ROOT, gunicorn_settings
+if not __package__:
+    # Run as a file: gunicorn's USR2 upgrade re-executes [python, *sys.argv], and under -m that
+    # argv[0] is this file's path. The project's folder then stands where Python put ivr/ops/.
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
+
+from ivr.environment import ROOT, gunicorn_settings  # noqa: E402
 
 
 def main() -> None:
