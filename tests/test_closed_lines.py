@@ -142,7 +142,7 @@ def test_a_wrong_key_or_a_repeat_keeps_the_never_chosen_mark_until_an_option_is_
     c = phone().silence().silence()  # French by default
     c = c.press("7")  # not an option: the apology, then the menu again
     assert c.said.startswith("Cette touche ne correspond à aucun choix.") and not c.ended
-    c = c.press("*").silence().silence()
+    c = c.press("*").press("9").press("0").silence().silence()  # repeat, back, main menu: still no choice
     assert c.ended
     assert "Ik heb geen keuze gehoord. Bij nood: bel 1 1 2. Tot ziens." in c.said
     # Once an option is picked, the caller is understood: the goodbye is in French only.

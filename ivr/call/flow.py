@@ -160,10 +160,10 @@ def key(line: Line, language: Language, at: tuple[str, ...], silences: int, digi
         return quick_exit(language)
     if digits == keys.repeat:
         return node(line, language, at, 0, now, defaulted=defaulted)
-    if digits == keys.back:
-        return node(line, language, at[:-1], 0, now)
+    if digits == keys.back:  # `defaulted` holds only where no option was picked: the main menu
+        return node(line, language, at[:-1], 0, now, defaulted=defaulted)
     if digits == keys.main_menu:
-        return node(line, language, (), 0, now)
+        return node(line, language, (), 0, now, defaulted=defaulted)
     if digits == keys.change_language:
         others = [lang for lang in line.languages if lang.code != language.code]
         if len(others) == 1:
