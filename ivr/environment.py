@@ -82,7 +82,12 @@ def packages_or_virtualenv() -> None:
     python = venv / "bin" / "python"
     if python.exists() and Path(sys.prefix).resolve() != venv.resolve():
         # The same `-m module arguments...` (ivr, or the Procfile's ivr.ops.start), without this Python's own options.
-        again = sys.orig_argv[sys.orig_argv.index("-m"):] if "-m" in sys.orig_argv else ["-m", "ivr", *sys.argv[1:]]
+        at = next((i for i, arg in enumerate(sys.orig_argv[1:], 1) if arg.startswith("-m")), None)
+        if at is None:
+            again = ["-m", "ivr", *sys.argv[1:]]
+        else:  # `-m module` or `-mmodule`
+            module = sys.orig_argv[at][2:] or sys.orig_argv[at + 1]
+            again = ["-m", module, *sys.orig_argv[at + (1 if sys.orig_argv[at][2:] else 2):]]
         os.execv(str(python), [str(python), *again])
     where = "it is broken" if python.exists() else "there is none"
     print(f"This Python ({sys.executable}) does not have the line's packages ({', '.join(missing)} missing), "

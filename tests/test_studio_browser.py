@@ -91,10 +91,13 @@ def browser(chromium):
     its tab, and its studio's port is an origin of its own (the page's saved language)."""
     first = chromium.current_window_handle
     chromium.switch_to.new_window("tab")
+    chromium.set_window_size(1280, 1000)  # shared by the tabs
     yield chromium
-    chromium.execute_script("try { localStorage.clear() } catch (e) {}")  # in case a later studio gets this port
-    chromium.close()
-    chromium.switch_to.window(first)
+    try:
+        chromium.execute_script("try { localStorage.clear() } catch (e) {}")  # in case a later studio gets this port
+    finally:
+        chromium.close()
+        chromium.switch_to.window(first)
 
 
 def log_text(driver) -> str:

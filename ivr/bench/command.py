@@ -227,7 +227,7 @@ def run_wrk(server: Server, script: Path, seconds: int, connections: int) -> Loa
 @click.option("--in-process", is_flag=True,
               help="no server, no wrk: time the same requests through the WSGI apps in this process "
                    "(steady, and what a profiler should wrap: pyinstrument -m ivr bench --in-process)")
-@click.option("--runs", default=9, show_default=True, help="with --in-process: the best of this many runs of 50 passes")
+@click.option("--runs", default=9, show_default=True, type=click.IntRange(min=1), help="with --in-process: the best of this many runs of 50 passes")
 def bench_command(rounds, seconds, connections, big_menu, menus, prompts_dir, in_process, runs):
     """Load the line and a static-TwiML floor with wrk, in turns; report the line against the floor."""
     if shutil.which("wrk") is None and not in_process:
@@ -314,8 +314,8 @@ def _in_process(menus: str, prompts_dir: str, token: str, runs: int) -> None:
     for name, app in (("line", line_app.wsgi_app), ("floor", create_floor().wsgi_app)):
         for _ in range(20):  # warm up
             one_pass(app)
-        best = min(sum(one_pass(app) for _ in range(50)) / 50 for _ in range(max(runs, 1)))
-        click.echo(f"  {name:<6} {best / len(environs) * 1e6:6.0f} us per request (best of {max(runs, 1)} runs of 50 passes)")
+        best = min(sum(one_pass(app) for _ in range(50)) / 50 for _ in range(runs))
+        click.echo(f"  {name:<6} {best / len(environs) * 1e6:6.0f} us per request (best of {runs} runs of 50 passes)")
 
 
 def _rounds(servers, requests, token, folder, rounds, seconds, connections) -> list[Load]:
