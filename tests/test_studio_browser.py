@@ -340,6 +340,8 @@ def test_the_clock_is_typed_in_24_hour_form_whatever_the_browsers_locale(studio,
     button(browser, "Set clock").click()
     wait_for(browser, lambda d: "YYYY-MM-DD HH:MM, 24-hour" in d.find_element(By.ID, "clock-label").text,
              "the form to use")
+    time.sleep(2)  # the page asks for the tree every 1.5 s: the form to use is still said after it
+    assert "YYYY-MM-DD HH:MM, 24-hour" in browser.find_element(By.ID, "clock-label").text
     assert "open now" in helpline_state(browser, "ligne-bureau")  # the clock did not move
 
 

@@ -307,25 +307,31 @@ $("speak").addEventListener("change", () => { if (!$("speak").checked) stopSpeak
 
 // ---- the clock: 24-hour text, the same in every locale ------------------------------------------
 let clockEdited = false;  // the tester is choosing a time: the page's refresh leaves the field alone
+let clockRefused = false;  // the typed time was refused: the form to use stays said until the next key
 let lastClock = null;
-$("clock").addEventListener("input", () => { clockEdited = true; });
+$("clock").addEventListener("input", () => { clockEdited = true; clockRefused = false; });
 function showClock(clock) {
   lastClock = clock;
   const day = t("weekdays")[clock.weekday - 1] || "";
-  $("clock-label").textContent = `${day} ${clock.at}` + (clock.set ? "" : ` (${t("now")})`);
+  $("clock-label").textContent = clockRefused ? t("bad-clock") : `${day} ${clock.at}` + (clock.set ? "" : ` (${t("now")})`);
   if (!clockEdited && document.activeElement !== $("clock")) $("clock").value = clock.at;
+}
+function refuseClock() {
+  clockRefused = true;
+  $("clock-label").textContent = t("bad-clock");
 }
 $("clock-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const typed = $("clock").value.trim();
-  if (!CLOCK_FORM.test(typed)) { $("clock-label").textContent = t("bad-clock"); return; }
+  if (!CLOCK_FORM.test(typed)) { refuseClock(); return; }
   const answer = await api("POST", "/api/clock", { at: typed });
-  if (answer.error) { $("clock-label").textContent = t("bad-clock"); return; }
+  if (answer.error) { refuseClock(); return; }
   clockEdited = false;
+  clockRefused = false;
   showClock(answer);
   refreshTree();
 });
-$("clock-now").addEventListener("click", async () => { clockEdited = false; showClock(await api("POST", "/api/clock", { at: null })); refreshTree(); });
+$("clock-now").addEventListener("click", async () => { clockEdited = false; clockRefused = false; showClock(await api("POST", "/api/clock", { at: null })); refreshTree(); });
 
 // ---- the tree and the check's problems ------------------------------------------------------
 function helplineItem(h) {
