@@ -27,7 +27,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import environment
 from .menus.live import LiveLine
 from .menus.load import MenuError, load_apart
-from .menus.model import BRUSSELS
+from .menus.model import BRUSSELS, public_holidays
 from .menus.numbers import to_e164
 from .ops import observability
 from .web import media, views
@@ -95,6 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         if line.language(code) is None:
             raise ConfigError(f"IVR_LANGUAGE_BY_NUMBER maps a number to '{code}', which menus.yaml does not offer")
     live = LiveLine(app.config["MENUS"], app.config["PROMPTS"], line, float(app.config["RELOAD_SECONDS"]))
+    public_holidays().get(datetime.date.today())  # loaded here, in gunicorn's master, not at a caller's first key
     app.extensions["ivr"] = live  # its close() stops the menu watcher: a closed app reloads nothing
 
     app.register_blueprint(views.bp)

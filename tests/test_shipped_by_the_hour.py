@@ -8,7 +8,7 @@ import pytest
 
 from ivr.call import flow
 from ivr.call.speech import OTHER_NUMBERS_KEY, numbers_in
-from ivr.menus.model import BRUSSELS, PUBLIC_HOLIDAYS
+from ivr.menus.model import BRUSSELS, public_holidays
 from ivr.operators.timing import heard
 
 MOMENTS = {
@@ -16,7 +16,7 @@ MOMENTS = {
     "Sunday night": datetime.datetime(2026, 12, 6, 3, 0, tzinfo=BRUSSELS),
     "public holiday": datetime.datetime(2026, 12, 25, 10, 0, tzinfo=BRUSSELS),
 }
-assert datetime.date(2026, 12, 25) in PUBLIC_HOLIDAYS
+assert datetime.date(2026, 12, 25) in public_holidays()
 
 
 def day_and_night_named(line, language, said) -> bool:

@@ -7,12 +7,11 @@ it travels in the URL Twilio calls back, so any worker can answer any step.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 from zoneinfo import ZoneInfo
-
-import holidays
 
 from .numbers import EMERGENCY, PhoneNumber
 
@@ -108,9 +107,17 @@ class Keys:
 
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
-# Belgium's public holidays, from the maintained `holidays` package rather than a list kept by hand;
-# it works each year out the first time a date of that year is asked about.
-PUBLIC_HOLIDAYS = holidays.country_holidays("BE")
+
+
+@functools.cache
+def public_holidays():
+    """Belgium's public holidays, from the maintained `holidays` package rather than a list kept by
+    hand; it works each year out the first time a date of that year is asked about. Imported at
+    the first question: the package loads its 250 countries (0.2 s of CPU, a third of a command's
+    start), which a command that never asks does without. The line asks as it starts (create_app),
+    so that no caller waits for it."""
+    import holidays
+    return holidays.country_holidays("BE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +148,7 @@ class OpeningHours:
         return False
 
     def closed_on(self, day: datetime.date) -> bool:
-        return day in self.closed or (self.closed_on_public_holidays and day in PUBLIC_HOLIDAYS)
+        return day in self.closed or (self.closed_on_public_holidays and day in public_holidays())
 
 
 @dataclass(frozen=True, slots=True)
