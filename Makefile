@@ -39,7 +39,7 @@ serve: $(BIN)/.installed
 # are handed out, longest first (tests/conftest.py, LONG_FIRST), so a file's browser or server is
 # started once and the four processes end together. pytest's plugins are named rather than found:
 # found, hypothesis's and xdist's whole packages are assertion-rewritten in each process (3 s of CPU
-# each, every run). Measured on fresh clones: README.md, "Run the tests".
+# each, every run). Measured on fresh clones: docs/performance.md, "The test suite's time".
 test: $(BIN)/.installed
 	PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -p xdist.plugin -p _hypothesis_pytestplugin \
 	  -q -n 4 --dist loadfile --no-loadscope-reorder
