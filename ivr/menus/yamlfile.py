@@ -333,8 +333,9 @@ _ALIASES = ("anchors (&) and aliases (*) are not accepted in menu files: write t
             "is needed (a few lines of aliases can stand for millions of values)")
 
 
-def _alias_problem(event, name: str) -> YamlFileError:
-    return YamlFileError(Problem(Place(name, event.start_mark.line + 1, event.start_mark.column + 1), _ALIASES))
+def _refused_at(event, name: str, message: str) -> YamlFileError:
+    """The file refused at where a parser's event starts: an alias, a level or a value too many."""
+    return YamlFileError(Problem(Place(name, event.start_mark.line + 1, event.start_mark.column + 1), message))
 
 
 def _refuse_aliases(text: str, name: str) -> None:
@@ -348,7 +349,7 @@ def _refuse_aliases(text: str, name: str) -> None:
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-                raise _alias_problem(event, name)
+                raise _refused_at(event, name, _ALIASES)
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 bounds.enter(event)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
@@ -377,19 +378,17 @@ class _Bounds:
     def enter(self, event) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise YamlFileError(Problem(
-                Place(self.name, event.start_mark.line + 1, event.start_mark.column + 1),
-                f"lists and sections are nested more than {MAX_DEPTH} levels deep here (a menu file "
-                "needs fewer than 10): look for brackets [ or { that are opened and never closed"))
+            raise _refused_at(event, self.name,
+                              f"lists and sections are nested more than {MAX_DEPTH} levels deep here (a menu file "
+                              "needs fewer than 10): look for brackets [ or { that are opened and never closed")
         self.value(event)
 
     def value(self, event) -> None:
         self.values += 1
         if self.values > MAX_VALUES:
-            raise YamlFileError(Problem(
-                Place(self.name, event.start_mark.line + 1, event.start_mark.column + 1),
-                f"this file holds more than {MAX_VALUES:,} values by here (a menu of 2,000 helplines "
-                "holds 53,000): it is not a menu file, or far too large a menu for a phone line"))
+            raise _refused_at(event, self.name,
+                              f"this file holds more than {MAX_VALUES:,} values by here (a menu of 2,000 helplines "
+                              "holds 53,000): it is not a menu file, or far too large a menu for a phone line")
 
 
 class _NotPlain(Exception):
@@ -426,7 +425,7 @@ def _read_events(text: str, name: str) -> tuple:
 def _from_events(loader, path, places, name, bounds):
     event = loader.get_event()
     if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
-        raise _alias_problem(event, name)
+        raise _refused_at(event, name, _ALIASES)
     if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
         bounds.enter(event)
     else:
