@@ -12,6 +12,7 @@ import pytest
 
 from ivr import ROOT
 from line_settings import TEST_MENUS
+from real_line import free_port
 
 BROKEN_AT = "menus.yaml:4:12: error: the [ opened here is never closed"
 
@@ -77,11 +78,6 @@ def test_make_run_with_a_broken_menu_file_says_so_and_stops(broken):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and BROKEN_AT in result.stderr
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from twilio.request_validator import RequestValidator
 from ivr import ROOT
 from ivr.menus.load import load
 from ivr.testers.phone import HttpTransport, call, twilio_params
+from real_line import free_port
 
 TOKEN = "deploy-test-token"
 METRICS_TOKEN = "deploy-test-metrics-token"
@@ -57,11 +58,6 @@ def production_env() -> Path:
         ready.write_bytes(requirements)
     return venv
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def web_line() -> str:

@@ -18,6 +18,7 @@ from ivr.testers import fixtures
 from ivr.testers.phone import Call, FlaskTransport, twilio_params
 from ivr.testers.tester import play_script
 from line_settings import TEST_MENUS, TOKEN
+from real_line import free_port
 from stale import out_of_date
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -268,11 +269,6 @@ def test_a_call_recorded_on_another_deployment_replays_here_unchanged(cli, menu_
     result = cli("replay", str(file))  # here: the simulated phone's caller ID, this host
     assert result.exit_code == 0, result.output
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ serving a copy of the engine's test menu, as an operator or tester would use it.
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ivr import ROOT
+from real_line import free_port
 from tests.conftest import TEST_MENUS
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -33,11 +33,6 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 WAIT = 10  # seconds; the line looks for edits every 2 s, the page asks every 1.5 s
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
