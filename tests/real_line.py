@@ -15,6 +15,7 @@ from pathlib import Path
 from twilio.request_validator import RequestValidator
 
 from ivr import ROOT
+from ivr.bench.command import children
 from ivr.ops.start import procfile_command  # the Procfile's web: command, run by this Python
 from ivr.testers.phone import twilio_params
 
@@ -26,13 +27,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def handles_signals(pid: int) -> bool:

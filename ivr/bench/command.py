@@ -81,7 +81,7 @@ class Server:
     def worker_rss_mb(self) -> list[float]:
         """Resident memory of each worker (not the master), from /proc."""
         sizes = []
-        for pid in _children(self.process.pid):
+        for pid in children(self.process.pid):
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
@@ -94,7 +94,7 @@ class Server:
     def worker_cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the workers, from /proc."""
         ticks = 0
-        for pid in _children(self.process.pid):
+        for pid in children(self.process.pid):
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
@@ -119,10 +119,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The processes `pid` started and has not reaped (gunicorn's workers), from /proc; none once it is gone."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        found += [int(p) for p in task.read_text().split()]
+        try:
+            found += [int(p) for p in task.read_text().split()]
+        except OSError:  # the thread or the process ended meanwhile
+            pass
     return found
 
 

@@ -99,9 +99,9 @@ def _again_in_a_bare_python() -> None:
 def worker_pss(server) -> str:
     """Each worker's proportional share of its memory: a page it still shares with the master
     counts in part, which RSS cannot show (what gc.freeze keeps shared, docs/performance.md)."""
-    from ivr.bench.command import _children
+    from ivr.bench.command import children
     sizes = []
-    for pid in _children(server.process.pid):
+    for pid in children(server.process.pid):
         for text in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if text.startswith("Pss:"):
                 sizes.append(int(text.split()[1]) / 1024)

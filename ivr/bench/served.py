@@ -120,10 +120,11 @@ def count(app_spec: str, token: str, passes: int, valgrind: bool = True) -> floa
 
 
 def _only_child(pid: int) -> int:
-    children = [int(p) for task in Path(f"/proc/{pid}/task").glob("*/children") for p in task.read_text().split()]
-    if len(children) != 1:
-        raise SystemExit(f"expected one gunicorn worker, found {children}")
-    return children[0]
+    from ivr.bench.command import children
+    workers = children(pid)
+    if len(workers) != 1:
+        raise SystemExit(f"expected one gunicorn worker, found {workers}")
+    return workers[0]
 
 
 def main() -> None:
