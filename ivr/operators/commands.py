@@ -127,7 +127,7 @@ def serve_command():
     from ..environment import gunicorn_settings
     _app_or_exit()  # a refused start says why in one sentence here, not in gunicorn's traceback
     try:
-        gunicorn_settings()  # gunicorn reads WEB_CONCURRENCY itself, with a traceback
+        gunicorn_settings()  # ivr/ops/start.py checks them too; here with status 2, as every command says why
     except SystemExit as e:
         _refuse(str(e))
     from ..ops.start import procfile_command
